@@ -1,0 +1,80 @@
+"""`envlock build`: lock what is stale, then render what AML will receive into build/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+
+from envlock import __version__
+from envlock.commands.lock import LockOutcome, run_lock
+from envlock.errors import EnvlockError
+from envlock.fsutil import atomic_write, atomic_write_many
+from envlock.lockfile import read_lock
+from envlock.render import RenderedEnvironment, render_environment
+from envlock.repo import Repo
+from envlock.settings import load_settings
+from envlock.spec import load_environment
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    outcomes: list[LockOutcome]
+    rendered: list[RenderedEnvironment]
+
+
+def rendered_for(repo: Repo, names: list[str]) -> list[RenderedEnvironment]:
+    """Render environments from their current, fresh locks (no solving)."""
+    from envlock.commands.lock import is_fresh
+
+    settings = load_settings(repo.root)
+    result = []
+    for name in names:
+        spec = load_environment(repo, name, settings)
+        lock = read_lock(name, spec.folder)
+        if lock is None or not is_fresh(spec):
+            state = "missing" if lock is None else "stale"
+            raise EnvlockError(f"{name}: the lock is {state}; run envlock lock {name}")
+        result.append(render_environment(spec, lock))
+    return result
+
+
+def run_build(repo: Repo, names: list[str], *, show_progress: bool = True) -> BuildResult:
+    outcomes = run_lock(repo, names, show_progress=show_progress)
+    rendered = rendered_for(repo, names)
+    for environment in rendered:
+        folder = repo.build_dir / environment.name
+        files = {folder / name: text for name, text in environment.files}
+        for leftover in folder.glob("*") if folder.is_dir() else []:
+            if leftover not in files:
+                if leftover.is_dir():
+                    shutil.rmtree(leftover)
+                else:
+                    leftover.unlink()
+        atomic_write_many(files)
+    _update_manifest(repo, rendered)
+    return BuildResult(outcomes, rendered)
+
+
+def _update_manifest(repo: Repo, rendered: list[RenderedEnvironment]) -> None:
+    path = repo.build_dir / MANIFEST
+    known = set(repo.environment_names())
+    entries = {}
+    if path.is_file():
+        try:
+            entries = json.loads(path.read_text()).get("environments", {})
+        except (ValueError, AttributeError):
+            entries = {}
+    entries = {name: entry for name, entry in entries.items() if name in known}
+    for environment in rendered:
+        entries[environment.name] = {
+            "name": environment.name,
+            "lock_sha256": environment.lock_sha256,
+            "inputs_sha256": environment.inputs_sha256,
+            "image": environment.image,
+            "files": environment.file_hashes(),
+        }
+    manifest = {"envlock_version": __version__, "environments": dict(sorted(entries.items()))}
+    atomic_write(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")

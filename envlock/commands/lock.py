@@ -1,0 +1,138 @@
+"""`envlock lock`: solve stale environments (in parallel) and write their lockfiles atomically."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from envlock.errors import EnvlockError
+from envlock.fsutil import atomic_write_many
+from envlock.lockfile import (
+    CONDA_LOCK_FILE,
+    REQUIREMENTS_TXT,
+    Lock,
+    lock_files,
+    read_header, read_lock,
+    render_lock_files,
+)
+from envlock.progress import Progress
+from envlock.repo import Repo
+from envlock.settings import Settings, load_settings
+from envlock.spec import EnvironmentSpec, load_environment, requirement_name
+
+
+@dataclass(frozen=True)
+class LockOutcome:
+    name: str
+    status: str  # "locked", "unchanged", "failed"
+    seconds: float = 0.0
+    lock_sha256: str | None = None
+    files: tuple[str, ...] = ()
+    error: str | None = None
+    conda_packages: int = 0
+    pip_packages: int = 0
+
+
+class LockFailed(EnvlockError):
+    def __init__(self, outcomes: list[LockOutcome]) -> None:
+        failed = [o for o in outcomes if o.status == "failed"]
+        text = "\n".join(f"{o.name}: {o.error}" for o in failed)
+        super().__init__(f"{len(failed)} environment(s) could not be locked; "
+                         f"their files are unchanged\n{text}")
+        self.outcomes = outcomes
+
+
+def load_specs(repo: Repo, names: list[str], settings: Settings) -> list[EnvironmentSpec]:
+    """Every named declaration, validated up front so a bad one stops the run before any solve."""
+    specs = [load_environment(repo, name, settings) for name in names]
+    for spec in specs:
+        if spec.policy_problems:
+            raise spec.policy_problems[0].as_error()
+    return specs
+
+
+def is_fresh(spec: EnvironmentSpec) -> bool:
+    header = read_header(spec.folder)
+    return (
+        header is not None
+        and header.inputs_sha256 == spec.inputs_sha256()
+        and header.recorded_lock_sha256 == header.actual_lock_sha256
+    )
+
+
+def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgrade_all: bool = False,
+             jobs: int = 4, show_progress: bool = True) -> list[LockOutcome]:
+    from envlock.locking import LockRequest, lock_environment
+
+    settings = load_settings(repo.root)
+    specs = load_specs(repo, names, settings)
+    wanted = {name.lower() for name in update}
+    work: list[tuple[EnvironmentSpec, Lock | None]] = []
+    outcomes: dict[str, LockOutcome] = {}
+    for spec in specs:
+        header = read_header(spec.folder)
+        # A lock edited by hand is not trusted even as a preference.
+        trusted = header is not None and header.recorded_lock_sha256 == header.actual_lock_sha256
+        previous = read_lock(spec.name, spec.folder) if trusted else None
+        names_in_lock = {p.name for p in previous.packages} if previous else set()
+        if upgrade_all or not is_fresh(spec) or (wanted & names_in_lock):
+            work.append((spec, previous))
+        else:
+            outcomes[spec.name] = LockOutcome(spec.name, "unchanged", lock_sha256=_recorded_hash(spec))
+    if wanted and not upgrade_all:
+        known = {p.name for _, previous in work if previous for p in previous.packages}
+        missing = wanted - known - {n for s in specs for n in _declared_names(s)}
+        if missing:
+            raise EnvlockError(f"--update {', '.join(sorted(missing))}: no such package in the "
+                               f"selected locks")
+
+    progress = Progress(len(work), enabled=show_progress)
+
+    def solve(item: tuple[EnvironmentSpec, Lock | None]) -> LockOutcome:
+        spec, previous = item
+        progress.start(spec.name, "locking")
+        started = time.perf_counter()
+        try:
+            lock = lock_environment(LockRequest(spec, settings, previous, frozenset(wanted), upgrade_all))
+            lock, files = render_lock_files(lock, spec.folder)
+            _write_lock(spec.folder, files)
+        except EnvlockError as exc:
+            progress.finish(spec.name, "failed")
+            return LockOutcome(spec.name, "failed", time.perf_counter() - started, error=exc.message)
+        outcome = LockOutcome(
+            spec.name, "locked", time.perf_counter() - started, lock.lock_sha256,
+            tuple(str(path.relative_to(repo.root)) for path in files),
+            conda_packages=sum(1 for p in lock.packages if p.manager == "conda"),
+            pip_packages=sum(1 for p in lock.packages if p.manager == "pip"),
+        )
+        progress.finish(spec.name, f"locked {outcome.conda_packages} conda + {outcome.pip_packages} pip "
+                                   f"package entries")
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(work) or 1))) as pool:
+        for outcome in pool.map(solve, work):
+            outcomes[outcome.name] = outcome
+    ordered = [outcomes[spec.name] for spec in specs]
+    if any(o.status == "failed" for o in ordered):
+        raise LockFailed(ordered)
+    return ordered
+
+
+def _write_lock(folder: Path, files: dict[Path, str]) -> None:
+    """Write the new lock files together and drop lock files the new lock no longer has."""
+    present = [folder / CONDA_LOCK_FILE, folder / REQUIREMENTS_TXT, *folder.glob("requirements-*.txt")]
+    obsolete = [path for path in present if path.exists() and path not in files]
+    atomic_write_many(files)
+    for path in obsolete:
+        path.unlink(missing_ok=True)
+
+
+def _recorded_hash(spec: EnvironmentSpec) -> str | None:
+    header = read_header(spec.folder)
+    return header.recorded_lock_sha256 if header else None
+
+
+def _declared_names(spec: EnvironmentSpec) -> set[str]:
+    return {requirement_name(dep) for dep in (*spec.conda_dependencies, *spec.pip_dependencies)}

@@ -1,0 +1,103 @@
+"""Turn one EnvironmentSpec into a Lock: conda solve per platform, then pip for what conda chose."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from envlock.lockfile import Lock, LockedPackage
+from envlock.platforms import TargetPlatform, target_platform
+from envlock.settings import Settings
+from envlock.solvers import resolver_versions
+from envlock.solvers.conda_rattler import CondaRequest, solve_conda
+from envlock.solvers.pip_uv import PipRequest, normalize_name, resolve_pip
+from envlock.spec import EnvironmentSpec
+
+# Conda packages published on PyPI under another name.
+CONDA_TO_PYPI = {"python-tzdata": "tzdata", "pytorch": "torch", "pytorch-cpu": "torch"}
+
+
+@dataclass(frozen=True)
+class LockRequest:
+    spec: EnvironmentSpec
+    settings: Settings
+    previous: Lock | None = None
+    update: frozenset[str] = frozenset()
+    upgrade_all: bool = False
+
+
+def lock_environment(request: LockRequest) -> Lock:
+    spec = request.spec
+    packages: list[LockedPackage] = []
+    for conda_platform in spec.settings.platforms:
+        platform = target_platform(conda_platform, spec.settings.virtual_packages)
+        previous = request.previous.for_platform(conda_platform) if request.previous else []
+        conda_packages: list[LockedPackage] = []
+        if not spec.is_pip_only:
+            conda_packages = solve_conda(CondaRequest(
+                specs=spec.conda_dependencies,
+                channels=spec.channels,
+                platform=platform,
+                mirrors=request.settings.mirrors,
+                pins=_pins_for_update(previous, request),
+                source_file=spec.conda_file,
+            ))
+        packages += conda_packages
+        if spec.pip_dependencies:
+            packages += _resolve_pip(spec, request, platform, conda_packages, previous)
+    return Lock(
+        name=spec.name,
+        image=spec.image,
+        platforms=spec.settings.platforms,
+        channels=spec.channels,
+        packages=tuple(packages),
+        inputs_sha256=spec.inputs_sha256(),
+        resolvers=resolver_versions(conda=not spec.is_pip_only, pip=bool(spec.pip_dependencies)),
+        sources=(spec.conda_file.name,) if spec.conda_file else ("requirements.in",),
+        python=spec.python,
+    )
+
+
+def _pins_for_update(previous: list[LockedPackage], request: LockRequest) -> tuple[tuple[str, str, str], ...]:
+    """With --update, every other conda package of the previous lock stays exactly as it was."""
+    if not request.update or request.upgrade_all:
+        return ()
+    return tuple(
+        (p.name, p.version, p.build or "*")
+        for p in previous
+        if p.manager == "conda" and p.name not in request.update
+    )
+
+
+def _resolve_pip(spec: EnvironmentSpec, request: LockRequest, platform: TargetPlatform,
+                 conda_packages: list[LockedPackage], previous: list[LockedPackage]) -> list[LockedPackage]:
+    python = next((p.version for p in conda_packages if p.name == "python"), spec.python)
+    if python is None:  # the spec loader requires python for a pip section; this is a safety net
+        raise ValueError(f"{spec.name}: no python version to resolve pip packages for")
+    return resolve_pip(PipRequest(
+        requirements=spec.pip_dependencies,
+        python_version=python,
+        platform=platform,
+        index_url=request.settings.pip_index_url,
+        provided=tuple(sorted(python_distributions(conda_packages).items())),
+        preferences=tuple(sorted((p.name, p.version) for p in previous if p.manager == "pip")),
+        upgrade=tuple(sorted(request.update)),
+        upgrade_all=request.upgrade_all,
+    ))
+
+
+def python_distributions(conda_packages: Collection[LockedPackage]) -> dict[str, str]:
+    """Conda packages that are Python distributions, by PyPI name: pip must not replace them."""
+    from packaging.version import InvalidVersion, Version
+
+    provided = {}
+    for package in conda_packages:
+        depends = dict(package.dependencies)
+        if package.name == "python" or not ("python" in depends or "python_abi" in depends):
+            continue
+        try:
+            Version(package.version)
+        except InvalidVersion:
+            continue
+        provided[normalize_name(CONDA_TO_PYPI.get(package.name, package.name))] = package.version
+    return provided

@@ -1,0 +1,101 @@
+"""A lock -> exactly what AML receives: an image plus a pinned conda file, or a build context.
+
+AML builds and runs environments on linux-64, so that platform's part of the lock is rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from envlock import __version__
+from envlock.errors import EnvlockError
+from envlock.hashing import sha256_text
+from envlock.lockfile import Lock
+from envlock.spec import EnvironmentSpec
+from envlock.yamlio import dump_yaml
+
+AML_PLATFORM = "linux-64"
+ENV_SCHEMA = "https://azuremlschemas.azureedge.net/latest/environment.schema.json"
+LOCK_TAG = "envlock.lock-sha256"
+INPUTS_TAG = "envlock.inputs-sha256"
+
+
+@dataclass(frozen=True)
+class RenderedEnvironment:
+    name: str
+    lock_sha256: str
+    inputs_sha256: str
+    image: str | None
+    conda_file: str | None  # the conda file AML receives inline, when there is one
+    files: tuple[tuple[str, str], ...]  # file name -> text, env.yml among them
+    description: str | None
+    tags: tuple[tuple[str, str], ...]
+
+    def file_hashes(self) -> dict[str, str]:
+        return {name: sha256_text(text) for name, text in self.files}
+
+
+def render_environment(spec: EnvironmentSpec, lock: Lock) -> RenderedEnvironment:
+    if AML_PLATFORM not in lock.platforms:
+        raise EnvlockError(f"{spec.name}: the lock has no {AML_PLATFORM} part, which AML runs on; "
+                           f"add {AML_PLATFORM} to its platforms in envlock.yaml and run envlock lock")
+    tags = {**dict(spec.tags), LOCK_TAG: lock.lock_sha256, INPUTS_TAG: lock.inputs_sha256}
+    header = (f"# Rendered by envlock {__version__} from environments/{spec.name} for {AML_PLATFORM}."
+              f" DO NOT EDIT.\n# lock sha256: {lock.lock_sha256}\n")
+    env_yml: dict[str, object] = {"$schema": ENV_SCHEMA, "name": spec.name}
+    if spec.description:
+        env_yml["description"] = spec.description
+    env_yml["tags"] = dict(sorted(tags.items()))
+    files: dict[str, str] = {}
+    if lock.is_pip_only:
+        files["requirements.txt"] = header + render_pip_lines(lock, with_hashes=True)
+        files["Dockerfile"] = header + render_dockerfile(spec.image)
+        env_yml["build"] = {"path": ".", "dockerfile_path": "Dockerfile"}
+        conda_file = None
+        image = None
+    else:
+        conda_file = header + render_conda_file(spec.name, lock)
+        files["conda.yaml"] = conda_file
+        env_yml["image"] = spec.image
+        env_yml["conda_file"] = "conda.yaml"
+        image = spec.image
+    files["env.yml"] = header + dump_yaml(env_yml)
+    return RenderedEnvironment(spec.name, lock.lock_sha256, lock.inputs_sha256, image, conda_file,
+                               tuple(sorted(files.items())), spec.description, tuple(sorted(tags.items())))
+
+
+def render_conda_file(name: str, lock: Lock) -> str:
+    packages = lock.for_platform(AML_PLATFORM)
+    dependencies: list[object] = [
+        f"{p.name}={p.version}={p.build}" for p in sorted(packages, key=lambda p: p.name)
+        if p.manager == "conda"
+    ]
+    pip_lines = render_pip_lines(lock, with_hashes=True, one_per_line=True)
+    if pip_lines:
+        dependencies.append({"pip": pip_lines.splitlines()})
+    return dump_yaml({"name": name, "channels": list(lock.channels), "dependencies": dependencies})
+
+
+def render_pip_lines(lock: Lock, *, with_hashes: bool, one_per_line: bool = False) -> str:
+    lines = []
+    for package in sorted(lock.for_platform(AML_PLATFORM), key=lambda p: p.name):
+        if package.manager != "pip":
+            continue
+        if package.url.startswith("git+"):
+            lines.append(f"{package.name} @ {package.url}")
+            continue
+        hashes = package.hashes or ((package.sha256,) if package.sha256 else ())
+        parts = [f"{package.name}=={package.version}"]
+        if with_hashes:
+            parts += [f"--hash=sha256:{digest}" for digest in sorted(hashes)]
+        lines.append((" " if one_per_line else " \\\n    ").join(parts))
+    return "".join(line + "\n" for line in lines)
+
+
+def render_dockerfile(image: str) -> str:
+    return (
+        f"FROM {image}\n"
+        "COPY requirements.txt /tmp/envlock/requirements.txt\n"
+        "RUN python -m pip install --no-cache-dir --no-deps --require-hashes "
+        "-r /tmp/envlock/requirements.txt && rm -rf /tmp/envlock\n"
+    )

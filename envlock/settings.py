@@ -1,0 +1,195 @@
+"""envlock.yaml: the settings envlock needs beyond AML's environment schema.
+
+The root file holds defaults and a per-environment `environments:` map; an optional
+environments/<name>/envlock.yaml overrides both for one environment (clone-curated writes
+its provenance there).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envlock.errors import DeclarationError
+from envlock.platforms import KNOWN_PLATFORMS
+from envlock.yamlio import declaration_error, load_yaml
+
+SETTINGS_FILE = "envlock.yaml"
+DEFAULT_PLATFORMS = ("linux-64",)
+DEFAULT_PIP_INDEX_URL = "https://pypi.org/simple"
+
+ENVIRONMENT_KEYS = ("platforms", "virtual_packages", "python", "provenance")
+ROOT_KEYS = ("platforms", "virtual_packages", "mirrors", "pip_index_url", "registry", "environments")
+
+
+@dataclass(frozen=True)
+class EnvironmentSettings:
+    platforms: tuple[str, ...] = DEFAULT_PLATFORMS
+    virtual_packages: tuple[tuple[str, str], ...] = ()
+    python: str | None = None
+    provenance: tuple[tuple[str, str], ...] = ()
+
+    def solve_inputs(self) -> dict[str, Any]:
+        """The settings that change a lock's content (part of its input hash)."""
+        return {
+            "platforms": list(self.platforms),
+            "virtual_packages": dict(self.virtual_packages),
+            "python": self.python,
+        }
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    platforms: tuple[str, ...] = DEFAULT_PLATFORMS
+    virtual_packages: tuple[tuple[str, str], ...] = ()
+    mirrors: tuple[tuple[str, str], ...] = ()
+    pip_index_url: str = DEFAULT_PIP_INDEX_URL
+    registry: str | None = None
+    per_environment: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def for_environment(self, name: str, folder: Path) -> EnvironmentSettings:
+        merged: dict[str, Any] = {
+            "platforms": self.platforms,
+            "virtual_packages": dict(self.virtual_packages),
+        }
+        sources = [(self.root / SETTINGS_FILE, ["environments", name], self.per_environment.get(name))]
+        local = folder / SETTINGS_FILE
+        if local.is_file():
+            sources.append((local, [], _mapping(local, [], load_yaml(local) or {})))
+        for path, prefix, overrides in sources:
+            if not overrides:
+                continue
+            _reject_unknown(path, prefix, overrides, ENVIRONMENT_KEYS)
+            if "platforms" in overrides:
+                merged["platforms"] = _platforms(path, [*prefix, "platforms"], overrides["platforms"])
+            if "virtual_packages" in overrides:
+                merged["virtual_packages"].update(
+                    _virtual_packages(path, [*prefix, "virtual_packages"], overrides["virtual_packages"])
+                )
+            if "python" in overrides:
+                merged["python"] = _python(path, [*prefix, "python"], overrides["python"])
+            if "provenance" in overrides:
+                provenance = _mapping(path, [*prefix, "provenance"], overrides["provenance"])
+                merged["provenance"] = tuple(sorted((k, str(v)) for k, v in provenance.items()))
+        merged["virtual_packages"] = tuple(sorted(merged["virtual_packages"].items()))
+        return EnvironmentSettings(**merged)
+
+    def mirror_for(self, channel: str) -> str | None:
+        return dict(self.mirrors).get(channel)
+
+
+def load_settings(root: Path) -> Settings:
+    path = root / SETTINGS_FILE
+    if not path.is_file():
+        return Settings(root=root)
+    data = _mapping(path, [], load_yaml(path) or {})
+    _reject_unknown(path, [], data, ROOT_KEYS)
+    values: dict[str, Any] = {"root": root}
+    if "platforms" in data:
+        values["platforms"] = _platforms(path, ["platforms"], data["platforms"])
+    if "virtual_packages" in data:
+        values["virtual_packages"] = tuple(
+            sorted(_virtual_packages(path, ["virtual_packages"], data["virtual_packages"]).items())
+        )
+    if "mirrors" in data:
+        mirrors = _mapping(path, ["mirrors"], data["mirrors"])
+        values["mirrors"] = tuple(
+            sorted((str(k), _mirror_url(root, path, k, v)) for k, v in mirrors.items())
+        )
+    if "pip_index_url" in data:
+        url = data["pip_index_url"]
+        if not isinstance(url, str) or not url.startswith("https://"):
+            raise declaration_error(
+                path, ["pip_index_url"], "must be an https URL",
+                "set pip_index_url to your index, e.g. https://pypi.org/simple",
+            )
+        values["pip_index_url"] = url.rstrip("/")
+    if "registry" in data:
+        values["registry"] = str(data["registry"])
+    if "environments" in data:
+        per_environment = _mapping(path, ["environments"], data["environments"])
+        values["per_environment"] = {
+            str(name): _mapping(path, ["environments", str(name)], value or {})
+            for name, value in per_environment.items()
+        }
+    return Settings(**values)
+
+
+def suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+def _reject_unknown(path: Path, prefix: list[str], data: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    for key in data:
+        if key not in allowed:
+            raise declaration_error(
+                path, [*prefix, str(key)], f"unknown key '{key}'",
+                f"{suggest(str(key), allowed)}allowed keys: {', '.join(allowed)}",
+            )
+
+
+def _mapping(path: Path, key_path: list[str], value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        where = ".".join(key_path) or "the top level"
+        raise declaration_error(path, key_path, f"{where} must be a mapping", "write key: value pairs",
+                                field=".".join(key_path) or "(top level)")
+    return value
+
+
+def _platforms(path: Path, key_path: list[str], value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise declaration_error(path, key_path, "must be a non-empty list of conda platforms",
+                                f"for example [linux-64]; known: {', '.join(KNOWN_PLATFORMS)}")
+    for index, platform in enumerate(value):
+        if platform not in KNOWN_PLATFORMS:
+            raise declaration_error(
+                path, [*key_path, index], f"unknown platform '{platform}'",
+                f"{suggest(str(platform), KNOWN_PLATFORMS)}use one of {', '.join(KNOWN_PLATFORMS)}",
+                field=".".join(key_path),
+            )
+    return tuple(dict.fromkeys(value))
+
+
+def _virtual_packages(path: Path, key_path: list[str], value: Any) -> dict[str, str]:
+    mapping = _mapping(path, key_path, value)
+    result = {}
+    for name, version in mapping.items():
+        if not str(name).startswith("__"):
+            raise declaration_error(
+                path, [*key_path, str(name)], f"'{name}' is not a virtual package name",
+                "virtual packages start with two underscores, for example __cuda: '12.1'",
+            )
+        if version is None or isinstance(version, (dict, list)):
+            raise declaration_error(
+                path, [*key_path, str(name)], f"'{name}' needs a version",
+                f"write {name}: '<version>' with the version quoted",
+            )
+        result[str(name)] = str(version)
+    return result
+
+
+def _python(path: Path, key_path: list[str], value: Any) -> str:
+    text = str(value)
+    parts = text.split(".")
+    if isinstance(value, float) or len(parts) < 2 or not all(part.isdigit() for part in parts):
+        raise declaration_error(path, key_path, f"python version '{value}' is not X.Y or X.Y.Z",
+                                "quote the version, e.g. python: '3.12'")
+    return text
+
+
+def _mirror_url(root: Path, path: Path, channel: Any, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise declaration_error(path, ["mirrors", str(channel)], "mirror must be a URL or a path",
+                                "for example conda-forge: file:///srv/mirror/conda-forge")
+    if value.startswith(("https://", "http://", "file://")):
+        return value.rstrip("/")
+    local = Path(value)
+    if not local.is_absolute():
+        local = root / local
+    return local.resolve().as_uri()

@@ -1,0 +1,189 @@
+"""Pip resolution with uv for a target Python and platform (pip-tools can only resolve for the host).
+
+Output is read from uv's pylock.toml (PEP 751), which lists every file with its URL and hash;
+envlock keeps the files installable on the target platform.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from envlock.errors import SolveError
+from envlock.lockfile import LockedPackage
+from envlock.platforms import TargetPlatform
+
+
+@dataclass(frozen=True)
+class PipRequest:
+    requirements: tuple[str, ...]
+    python_version: str
+    platform: TargetPlatform
+    index_url: str
+    # name -> version provided by conda; pip must agree with them and not install them again
+    provided: tuple[tuple[str, str], ...] = ()
+    # name -> version from the previous lock, kept unless upgraded
+    preferences: tuple[tuple[str, str], ...] = ()
+    upgrade: tuple[str, ...] = ()
+    upgrade_all: bool = False
+
+
+def normalize_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+_uv_lookup = threading.Lock()
+
+
+@functools.cache
+def _uv_binary_cached() -> str:
+    from uv import find_uv_bin
+
+    return find_uv_bin()
+
+
+def uv_binary() -> str:
+    # find_uv_bin reads sysconfig, whose first use is not thread-safe.
+    with _uv_lookup:
+        return _uv_binary_cached()
+
+
+def resolve_pip(request: PipRequest) -> list[LockedPackage]:
+    with tempfile.TemporaryDirectory(prefix="envlock-pip-") as temp:
+        folder = Path(temp)
+        (folder / "requirements.in").write_text("\n".join(request.requirements) + "\n")
+        (folder / "constraints.txt").write_text(
+            "".join(f"{name}=={version}\n" for name, version in request.provided)
+        )
+        if request.preferences and not request.upgrade_all:
+            (folder / "pylock.toml").write_text(_preferences_pylock(request.preferences))
+        command = [
+            uv_binary(), "pip", "compile", "--no-config", "--quiet", "--no-header",
+            "requirements.in", "--constraint", "constraints.txt",
+            "--python-version", request.python_version,
+            "--python-platform", request.platform.uv_python_platform(),
+            "--index-url", request.index_url, "--format", "pylock.toml", "-o", "pylock.toml",
+        ]
+        for package in request.upgrade:
+            command += ["--upgrade-package", package]
+        if request.upgrade_all:
+            command.append("--upgrade")
+        result = subprocess.run(command, cwd=folder, env=_uv_environment(request.platform),
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise SolveError(_explain_failure(result.stderr, request))
+        document = tomllib.loads((folder / "pylock.toml").read_text())
+    provided = {normalize_name(name) for name, _ in request.provided}
+    supported = _supported_tags(request.python_version, request.platform)
+    packages = []
+    for entry in document.get("packages", []):
+        if normalize_name(entry["name"]) in provided:
+            continue
+        packages.append(_locked(entry, request, supported))
+    return sorted(packages, key=lambda p: p.name)
+
+
+def _locked(entry: dict[str, Any], request: PipRequest, supported: dict[str, int]) -> LockedPackage:
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    name, version = normalize_name(entry["name"]), str(entry.get("version", ""))
+    platform = request.platform.conda
+    if "vcs" in entry:
+        vcs = entry["vcs"]
+        url = f"git+{_public_url(vcs['url'])}@{vcs['commit-id']}"
+        return LockedPackage("pip", name, version, platform, url, None)
+    ranked: list[tuple[int, str, str]] = []
+    for wheel in entry.get("wheels", []):
+        filename = wheel.get("name") or wheel["url"].rsplit("/", 1)[-1]
+        try:
+            tags = parse_wheel_filename(filename)[3]
+        except InvalidWheelFilename:
+            continue
+        ranks = [supported[str(tag)] for tag in tags if str(tag) in supported]
+        if ranks:
+            ranked.append((min(ranks), wheel["url"], wheel["hashes"]["sha256"]))
+    if ranked:
+        ranked.sort()
+        _, url, sha256 = ranked[0]
+        hashes = tuple(sorted({digest for _, _, digest in ranked}))
+        return LockedPackage("pip", name, version, platform, _public_url(url), sha256, hashes=hashes)
+    sdist = entry.get("sdist")
+    if sdist:
+        digest = sdist["hashes"]["sha256"]
+        return LockedPackage("pip", name, version, platform, _public_url(sdist["url"]), digest,
+                             hashes=(digest,))
+    raise SolveError(f"pip package {name} {version} has no file that installs on {platform} "
+                     f"with Python {request.python_version}")
+
+
+def _supported_tags(python_version: str, platform: TargetPlatform) -> dict[str, int]:
+    """Every wheel tag the target accepts, ranked as pip ranks them (lower is preferred)."""
+    from packaging.tags import compatible_tags, cpython_tags
+
+    major, minor = (int(part) for part in python_version.split(".")[:2])
+    platforms = platform.wheel_platform_tags()
+    ordered = [
+        *cpython_tags((major, minor), platforms=platforms),
+        *compatible_tags((major, minor), interpreter=f"cp{major}{minor}", platforms=platforms),
+    ]
+    ranks: dict[str, int] = {}
+    for rank, tag in enumerate(ordered):
+        ranks.setdefault(str(tag), rank)
+    return ranks
+
+
+def _public_url(url: str) -> str:
+    """The URL without credentials; a lockfile never holds them, nor a local file path."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http"):
+        raise SolveError(f"a pip package resolved to {parts.scheme}: {url.split('@')[-1]}; "
+                         "locks only reference index URLs reachable by every machine")
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _preferences_pylock(preferences: tuple[tuple[str, str], ...]) -> str:
+    lines = ['lock-version = "1.0"', 'created-by = "envlock"', ""]
+    for name, version in preferences:
+        lines += ["[[packages]]", f'name = "{name}"', f'version = "{version}"', ""]
+    return "\n".join(lines)
+
+
+def _uv_environment(platform: TargetPlatform) -> dict[str, str]:
+    # The host's pip/uv configuration (extra local indexes, constraints) must not leak into locks.
+    environment = {
+        key: value for key, value in os.environ.items()
+        if not key.startswith(("PIP_", "UV_")) or key in ("UV_CACHE_DIR", "UV_OFFLINE")
+    }
+    environment["NO_COLOR"] = "1"
+    if platform.system == "osx":
+        environment["MACOSX_DEPLOYMENT_TARGET"] = platform.virtual_version("__osx") or "12.0"
+    return environment
+
+
+def _explain_failure(stderr: str, request: PipRequest) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", stderr).strip()
+    target = f"Python {request.python_version} on {request.platform.conda}"
+    lowered = text.lower()
+    if any(marker in lowered for marker in ("failed to fetch", "connect", "dns error", "timed out")) \
+            and "not found in the package registry" not in lowered:
+        return (f"cannot reach the pip index {request.index_url} while resolving for {target}:\n"
+                f"{_indent(text)}\n  fix: check the network or pip_index_url in envlock.yaml")
+    if "not found in the package registry" in lowered:
+        return (f"unknown pip package while resolving for {target}:\n{_indent(text)}\n"
+                "  fix: correct the package name in the declaration")
+    return f"the pip requirements cannot be resolved for {target}:\n{_indent(text)}"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())

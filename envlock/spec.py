@@ -1,0 +1,265 @@
+"""Load and validate an environments/<name>/ folder into a frozen EnvironmentSpec.
+
+env.yml is an AML environment YAML (what `az ml environment create --file` takes); its
+conda_file is a standard conda environment file. Every problem names file, line, field and fix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envlock.errors import DeclarationError
+from envlock.hashing import sha256_json
+from envlock.repo import ENV_FILE, Repo
+from envlock.settings import EnvironmentSettings, Settings, load_settings, suggest
+from envlock.yamlio import declaration_error, load_yaml
+
+REQUIREMENTS_IN = "requirements.in"
+LOCK_FORMAT = "envlock-lock/1"
+
+# AML's environment YAML schema (azure-ai-ml EnvironmentSchema); envlock handles a subset.
+AML_ENV_KEYS = (
+    "$schema", "name", "version", "description", "tags", "properties", "image", "conda_file",
+    "build", "os_type", "inference_config", "datastore", "intellectual_property", "stage",
+)
+CONDA_FILE_KEYS = ("name", "channels", "dependencies", "variables", "prefix")
+# The REST schema says ^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$; curated names show dots are accepted.
+AML_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,254}$")
+GIT_COMMIT = re.compile(r"@[0-9a-f]{40}(#.*)?$")
+INDEX_OPTIONS = ("--index-url", "-i", "--extra-index-url", "--find-links", "-f", "--trusted-host")
+
+
+@dataclass(frozen=True)
+class PolicyProblem:
+    """A rule a declaration breaks that `check` reports as a finding and `lock` refuses."""
+
+    path: Path
+    line: int | None
+    field: str
+    message: str
+    fix: str
+
+    def as_error(self) -> DeclarationError:
+        return DeclarationError(self.path, self.message, field=self.field, line=self.line, fix=self.fix)
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    name: str
+    folder: Path
+    image: str
+    description: str | None
+    tags: tuple[tuple[str, str], ...]
+    conda_file: Path | None
+    channels: tuple[str, ...]
+    conda_dependencies: tuple[str, ...]
+    pip_dependencies: tuple[str, ...]
+    settings: EnvironmentSettings
+    policy_problems: tuple[PolicyProblem, ...] = field(default=())
+
+    @property
+    def env_file(self) -> Path:
+        return self.folder / ENV_FILE
+
+    @property
+    def is_pip_only(self) -> bool:
+        return self.conda_file is None
+
+    @property
+    def python(self) -> str | None:
+        return self.settings.python
+
+    def inputs(self) -> dict[str, Any]:
+        """Everything that changes the lock's content; its hash decides staleness offline."""
+        return {
+            "format": LOCK_FORMAT,
+            "image": self.image,
+            "channels": list(self.channels),
+            "conda": list(self.conda_dependencies),
+            "pip": list(self.pip_dependencies),
+            "settings": self.settings.solve_inputs(),
+        }
+
+    def inputs_sha256(self) -> str:
+        return sha256_json(self.inputs())
+
+
+def load_environment(repo: Repo, name: str, settings: Settings | None = None) -> EnvironmentSpec:
+    settings = settings or load_settings(repo.root)
+    folder = repo.environments_dir / name
+    env_path = folder / ENV_FILE
+    data = load_yaml(env_path)
+    if not isinstance(data, dict):
+        raise DeclarationError(env_path, "an AML environment YAML must be a mapping",
+                               fix="write name:, image: and conda_file: keys")
+    for key in data:
+        if key not in AML_ENV_KEYS:
+            raise declaration_error(env_path, [str(key)], f"unknown key '{key}'",
+                                    f"{suggest(str(key), AML_ENV_KEYS)}AML environment keys are: "
+                                    f"{', '.join(AML_ENV_KEYS)}")
+    env_name = _required_string(env_path, data, "name", f"add name: {name}")
+    if not AML_NAME.match(env_name):
+        raise declaration_error(env_path, ["name"], f"'{env_name}' is not a valid AML environment name",
+                                "use letters, digits, '-', '_' or '.', starting with a letter or digit")
+    if env_name != name:
+        raise declaration_error(env_path, ["name"], f"name '{env_name}' differs from its folder '{name}'",
+                                f"set name: {name}, or rename the folder to environments/{env_name}")
+    if "build" in data:
+        raise declaration_error(env_path, ["build"], "docker build contexts cannot be locked",
+                                "declare image: plus conda_file: (or a requirements.in) instead of build:")
+    image = _required_string(env_path, data, "image",
+                             "add image: with a base image, e.g. mcr.microsoft.com/azureml/"
+                             "openmpi4.1.0-ubuntu22.04@sha256:<digest>")
+    description = data.get("description")
+    tags = data.get("tags") or {}
+    if not isinstance(tags, dict):
+        raise declaration_error(env_path, ["tags"], "tags must be a mapping", "write tags as key: value pairs")
+    env_settings = settings.for_environment(name, folder)
+    requirements_path = folder / REQUIREMENTS_IN
+    problems: list[PolicyProblem] = []
+
+    if "conda_file" in data:
+        if requirements_path.exists():
+            raise DeclarationError(
+                requirements_path, "an environment with a conda_file takes its pip packages from the "
+                "conda file's pip: section", field="conda_file",
+                fix=f"move these requirements under dependencies: - pip: in the conda file, or remove "
+                f"conda_file from {env_path.name}",
+            )
+        conda_name = _required_string(env_path, data, "conda_file", "name the conda file, e.g. conda.yaml")
+        conda_path = (folder / conda_name).resolve()
+        if not conda_path.is_file():
+            raise declaration_error(env_path, ["conda_file"], f"conda file '{conda_name}' not found",
+                                    f"create {folder / conda_name} or correct conda_file")
+        channels, conda_deps, pip_deps = _load_conda_file(conda_path, problems)
+        if pip_deps and not any(requirement_name(dep) == "python" for dep in conda_deps):
+            raise declaration_error(conda_path, ["dependencies"],
+                                    "a pip: section needs python in the conda dependencies",
+                                    "add a python pin, e.g. - python=3.10")
+        return EnvironmentSpec(name, folder, image, _text(description), _tags(tags), conda_path,
+                               channels, conda_deps, pip_deps, env_settings, tuple(problems))
+
+    if not requirements_path.is_file():
+        raise declaration_error(env_path, ["conda_file"], "no conda_file and no requirements.in",
+                                f"add conda_file: conda.yaml, or a {REQUIREMENTS_IN} beside {ENV_FILE}")
+    if env_settings.python is None:
+        raise DeclarationError(
+            requirements_path, "a pip-only environment must declare its target Python", field="python",
+            fix=f"add to envlock.yaml: environments: {{{name}: {{python: '3.12'}}}} "
+            f"(or python: '3.12' in environments/{name}/envlock.yaml)",
+        )
+    pip_deps = _load_requirements(requirements_path, problems)
+    return EnvironmentSpec(name, folder, image, _text(description), _tags(tags), None, (), (),
+                           pip_deps, env_settings, tuple(problems))
+
+
+def _load_conda_file(path: Path, problems: list[PolicyProblem]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise DeclarationError(path, "a conda environment file must be a mapping",
+                               fix="write channels: and dependencies: keys")
+    for key in data:
+        if key not in CONDA_FILE_KEYS:
+            raise declaration_error(path, [str(key)], f"unknown key '{key}'",
+                                    f"{suggest(str(key), CONDA_FILE_KEYS)}conda environment files take: "
+                                    f"{', '.join(CONDA_FILE_KEYS)}")
+    channels = data.get("channels")
+    if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
+        raise declaration_error(path, ["channels"], "channels must be a non-empty list",
+                                "add channels: [conda-forge]")
+    for index, channel in enumerate(channels):
+        if channel == "defaults":
+            raise declaration_error(path, ["channels", index], "the 'defaults' channel cannot be locked "
+                                    "reproducibly (it expands to several Anaconda channels)",
+                                    "list conda-forge (or explicit channel URLs) instead of defaults")
+    dependencies = data.get("dependencies")
+    if not isinstance(dependencies, list) or not dependencies:
+        raise declaration_error(path, ["dependencies"], "dependencies must be a non-empty list",
+                                "list conda packages, e.g. - python=3.10")
+    conda_deps: list[str] = []
+    pip_deps: list[str] = []
+    for index, dep in enumerate(dependencies):
+        if isinstance(dep, str) and dep.strip():
+            conda_deps.append(dep.strip())
+        elif isinstance(dep, dict) and list(dep) == ["pip"] and isinstance(dep["pip"], list):
+            for pip_index, requirement in enumerate(dep["pip"]):
+                key_path: list[str | int] = ["dependencies", index, "pip", pip_index]
+                pip_deps.append(_pip_requirement(path, key_path, requirement, problems))
+        else:
+            raise declaration_error(path, ["dependencies", index],
+                                    f"dependency {dep!r} is neither a package spec nor a pip: list",
+                                    "write - name=version, or - pip: followed by a list of requirements",
+                                    field=f"dependencies[{index}]")
+    return tuple(c for c in channels if c != "nodefaults"), tuple(conda_deps), tuple(pip_deps)
+
+
+def _load_requirements(path: Path, problems: list[PolicyProblem]) -> tuple[str, ...]:
+    requirements = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.split(" #")[0].strip() if not raw.lstrip().startswith("#") else ""
+        if line:
+            requirements.append(_pip_requirement(path, number, line, problems))
+    if not requirements:
+        raise DeclarationError(path, "no requirements", fix="list at least one package, e.g. numpy>=1.26")
+    return tuple(requirements)
+
+
+def _pip_requirement(path: Path, where: list[str | int] | int, value: Any,
+                     problems: list[PolicyProblem]) -> str:
+    from envlock.yamlio import line_of
+
+    line = where if isinstance(where, int) else None
+    field = "requirements" if isinstance(where, int) else "dependencies.pip"
+    if not isinstance(value, str) or not value.strip():
+        raise DeclarationError(path, f"pip requirement {value!r} is not a string", field=field,
+                               line=line if line else line_of(path, where),  # type: ignore[arg-type]
+                               fix="write each pip requirement as a string, e.g. requests>=2.31")
+    text = value.strip()
+
+    def problem(message: str, fix: str) -> None:
+        found_line = line if line else line_of(path, where)  # type: ignore[arg-type]
+        problems.append(PolicyProblem(path, found_line, field, message, fix))
+
+    first = text.split()[0]
+    if first in INDEX_OPTIONS or first.startswith(tuple(f"{o}=" for o in INDEX_OPTIONS)):
+        problem(f"'{text}': index options do not belong in a declaration",
+                "remove it and set pip_index_url in envlock.yaml")
+    elif first in ("-r", "-c", "--requirement", "--constraint"):
+        problem(f"'{text}': nested requirement files are not supported",
+                "list the requirements themselves")
+    elif first in ("-e", "--editable") or _is_local_path(text):
+        problem(f"'{text}' installs from a local path, which no other machine has",
+                "publish the package to an index and pin it, e.g. mypkg==1.2.3")
+    elif "git+" in text and not GIT_COMMIT.search(text.split(";")[0].strip()):
+        problem(f"'{text}' is a git URL without a pinned commit",
+                "pin the full 40-character commit: git+https://host/repo.git@<sha>")
+    return text
+
+
+def _is_local_path(text: str) -> bool:
+    target = text.split("@", 1)[1].strip() if " @ " in text else text
+    return target.startswith(("./", "../", "/", "~", "file:", ".\\")) or target in (".", "..")
+
+
+def requirement_name(spec: str) -> str:
+    spec = spec.split("::")[-1]
+    return re.split(r"[\s=<>!~\[]", spec, maxsplit=1)[0].lower()
+
+
+def _required_string(path: Path, data: dict[str, Any], key: str, fix: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        problem = f"'{key}' is missing" if value is None else f"'{key}' must be a non-empty string"
+        raise declaration_error(path, [key], problem, fix)
+    return value.strip()
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _tags(tags: dict[Any, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(k), str(v)) for k, v in tags.items()))
