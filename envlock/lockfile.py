@@ -22,11 +22,8 @@ REQUIREMENTS_TXT = "requirements.txt"
 PACKAGE_SECTION = "\npackage:\n"
 META_PREFIX = "envlock."
 
-try:
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
-    _Dumper: type[yaml.SafeDumper] = yaml.CSafeDumper
-except AttributeError:  # pragma: no cover
-    _Loader, _Dumper = yaml.SafeLoader, yaml.SafeDumper
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 @dataclass(frozen=True)
@@ -152,7 +149,8 @@ def _render_conda_lock(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str]]
         )
         content.alphasort_inplace()
         content.filter_virtual_packages_inplace()
-        return content.to_v1().dict_for_output()
+        output: dict[str, Any] = content.to_v1().dict_for_output()
+        return output
 
     custom = {
         f"{META_PREFIX}version": __version__,
@@ -236,8 +234,8 @@ def read_header(folder: Path) -> LockHeader | None:
     metas: list[dict[str, str]] = []
     bodies = []
     for path in files:
-        head, body = _split_requirements(path.read_text(encoding="utf-8"))
-        metas.append(head)
+        meta, body = _split_requirements(path.read_text(encoding="utf-8"))
+        metas.append(meta)
         bodies.append(body)
     first = metas[0]
     consistent = all(m.get("inputs-sha256") == first.get("inputs-sha256") for m in metas)

@@ -39,8 +39,7 @@ def lock_environment(request: LockRequest) -> Lock:
                 channels=spec.channels,
                 platform=platform,
                 mirrors=request.settings.mirrors,
-                pins=_pins_for_update(previous, request),
-                source_file=spec.conda_file,
+                preferences=_conda_preferences(previous, request),
             ))
         packages += conda_packages
         if spec.pip_dependencies:
@@ -58,9 +57,9 @@ def lock_environment(request: LockRequest) -> Lock:
     )
 
 
-def _pins_for_update(previous: list[LockedPackage], request: LockRequest) -> tuple[tuple[str, str, str], ...]:
-    """With --update, every other conda package of the previous lock stays exactly as it was."""
-    if not request.update or request.upgrade_all:
+def _conda_preferences(previous: list[LockedPackage], request: LockRequest) -> tuple[tuple[str, str, str], ...]:
+    """The previous lock's conda packages, less those being updated: kept where still allowed."""
+    if request.upgrade_all:
         return ()
     return tuple(
         (p.name, p.version, p.build or "*")

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envlock.errors import DeclarationError
 from envlock.platforms import KNOWN_PLATFORMS
 from envlock.yamlio import declaration_error, load_yaml
 

@@ -156,7 +156,9 @@ def load_environment(repo: Repo, name: str, settings: Settings | None = None) ->
                            pip_deps, env_settings, tuple(problems))
 
 
-def _load_conda_file(path: Path, problems: list[PolicyProblem]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+def _load_conda_file(
+    path: Path, problems: list[PolicyProblem]
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise DeclarationError(path, "a conda environment file must be a mapping",

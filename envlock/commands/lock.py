@@ -13,8 +13,8 @@ from envlock.lockfile import (
     CONDA_LOCK_FILE,
     REQUIREMENTS_TXT,
     Lock,
-    lock_files,
-    read_header, read_lock,
+    read_header,
+    read_lock,
     render_lock_files,
 )
 from envlock.progress import Progress
@@ -46,10 +46,14 @@ class LockFailed(EnvlockError):
 
 def load_specs(repo: Repo, names: list[str], settings: Settings) -> list[EnvironmentSpec]:
     """Every named declaration, validated up front so a bad one stops the run before any solve."""
+    from envlock.solvers.conda_rattler import validate_specs
+
     specs = [load_environment(repo, name, settings) for name in names]
     for spec in specs:
         if spec.policy_problems:
             raise spec.policy_problems[0].as_error()
+        if spec.conda_file:
+            validate_specs(spec.conda_file, spec.conda_dependencies)
     return specs
 
 
@@ -75,9 +79,13 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
         header = read_header(spec.folder)
         # A lock edited by hand is not trusted even as a preference.
         trusted = header is not None and header.recorded_lock_sha256 == header.actual_lock_sha256
+        fresh = trusted and header is not None and header.inputs_sha256 == spec.inputs_sha256()
+        if fresh and not upgrade_all and not wanted:
+            outcomes[spec.name] = LockOutcome(spec.name, "unchanged", lock_sha256=header.recorded_lock_sha256)
+            continue
         previous = read_lock(spec.name, spec.folder) if trusted else None
         names_in_lock = {p.name for p in previous.packages} if previous else set()
-        if upgrade_all or not is_fresh(spec) or (wanted & names_in_lock):
+        if upgrade_all or not fresh or (wanted & names_in_lock):
             work.append((spec, previous))
         else:
             outcomes[spec.name] = LockOutcome(spec.name, "unchanged", lock_sha256=_recorded_hash(spec))

@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from envlock.errors import DeclarationError, SolveError
@@ -25,10 +26,9 @@ class CondaRequest:
     channels: tuple[str, ...]
     platform: TargetPlatform
     mirrors: tuple[tuple[str, str], ...] = ()
-    # Exact pins (name, version, build) the solve must keep: `lock --update` pins all but the updated.
-    pins: tuple[tuple[str, str, str], ...] = ()
+    # (name, version, build) of the previous lock: kept where the specs allow (minimal churn).
+    preferences: tuple[tuple[str, str, str], ...] = ()
     cache_dir: Path | None = None
-    source_file: Path | None = None
 
 
 def canonical_channel_url(channel: str) -> str:
@@ -37,22 +37,35 @@ def canonical_channel_url(channel: str) -> str:
     return f"{CONDA_BASE}/{channel.strip('/')}"
 
 
+def validate_specs(path: Path, specs: Sequence[str]) -> None:
+    """Parse every spec as the solver will, so a typo is a declaration error before any solve."""
+    from rattler import MatchSpec
+    from rattler.exceptions import InvalidMatchSpecError
+
+    for spec in specs:
+        try:
+            MatchSpec(spec, strict=True)
+        except InvalidMatchSpecError as exc:
+            raise DeclarationError(path, f"invalid package spec '{spec}': {exc}", field="dependencies",
+                                   line=_line_of_dependency(path, spec),
+                                   fix="write conda match specs such as numpy>=1.26 or python=3.10") from None
+
+
+def _line_of_dependency(path: Path, spec: str) -> int | None:
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip().lstrip("-").strip().strip("'\"") == spec:
+            return number
+    return None
+
+
 def solve_conda(request: CondaRequest) -> list[LockedPackage]:
-    from rattler import Channel, Gateway, GenericVirtualPackage, MatchSpec, PackageName, Version
-    from rattler.exceptions import InvalidMatchSpecError, SolverError
+    from rattler import Channel, Gateway, GenericVirtualPackage, PackageName, Version
+    from rattler.exceptions import SolverError
+    from rattler.networking import Client, MirrorMiddleware
     from rattler.package.build_string import BuildString
     from rattler.repo_data.multi_source import MultiSource
     from rattler.repo_data.sparse import SparseRepoData
-    from rattler.networking import Client, MirrorMiddleware
     from rattler.solver import solve
-
-    for spec in request.specs:
-        try:
-            MatchSpec(spec)
-        except InvalidMatchSpecError as exc:
-            raise DeclarationError(request.source_file or "conda file", f"invalid package spec '{spec}': {exc}",
-                                   field="dependencies",
-                                   fix="write conda match specs such as numpy>=1.26 or python=3.10") from None
 
     subdirs = [request.platform.conda, "noarch"]
     sources: list[object] = []
@@ -84,13 +97,26 @@ def solve_conda(request: CondaRequest) -> list[LockedPackage]:
         GenericVirtualPackage(PackageName(name), Version(version), BuildString("0"))
         for name, version in request.platform.virtual_packages
     ]
-    constraints = [f"{name} =={version} {build}" for name, version, build in request.pins]
-    try:
-        records = asyncio.run(solve(
+
+    async def run() -> list[Any]:
+        locked: list[Any] = []
+        if request.preferences:
+            wanted = {(name, version, build) for name, version, build in request.preferences}
+            found = await gateway.query(sources, subdirs, [name for name, _, _ in wanted],  # type: ignore[arg-type]
+                                        recursive=False)
+            locked = [
+                record for records in found for record in records
+                if (record.name.normalized, str(record.version), str(record.build)) in wanted
+            ]
+        return await solve(
             sources,  # type: ignore[arg-type]
-            list(request.specs), gateway=gateway, platforms=subdirs, virtual_packages=virtual,
-            constraints=constraints,
-        ))
+            list(request.specs), gateway=gateway, platforms=subdirs,  # type: ignore[arg-type]
+            virtual_packages=virtual,
+            locked_packages=locked,
+        )
+
+    try:
+        records = asyncio.run(run())
     except SolverError as exc:
         raise SolveError(f"the conda specs cannot be solved for {request.platform.conda}:\n"
                          f"{_indent(str(exc))}") from None

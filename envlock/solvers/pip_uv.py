@@ -10,13 +10,15 @@ import functools
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import threading
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import tomllib
 
 from envlock.errors import SolveError
 from envlock.lockfile import LockedPackage
@@ -67,7 +69,10 @@ def resolve_pip(request: PipRequest) -> list[LockedPackage]:
         if request.preferences and not request.upgrade_all:
             (folder / "pylock.toml").write_text(_preferences_pylock(request.preferences))
         command = [
+            # The running interpreter only builds sdists for metadata; --python-version is the
+            # target. Without these, uv looks for (and tries to download) the target's Python.
             uv_binary(), "pip", "compile", "--no-config", "--quiet", "--no-header",
+            "--no-python-downloads", "--python", sys.executable,
             "requirements.in", "--constraint", "constraints.txt",
             "--python-version", request.python_version,
             "--python-platform", request.platform.uv_python_platform(),
@@ -159,11 +164,15 @@ def _preferences_pylock(preferences: tuple[tuple[str, str], ...]) -> str:
     return "\n".join(lines)
 
 
+# uv settings that tune the network but cannot change a resolution's result.
+PASSED_THROUGH = ("UV_CACHE_DIR", "UV_OFFLINE", "UV_HTTP_TIMEOUT", "UV_HTTP_RETRIES")
+
+
 def _uv_environment(platform: TargetPlatform) -> dict[str, str]:
     # The host's pip/uv configuration (extra local indexes, constraints) must not leak into locks.
     environment = {
         key: value for key, value in os.environ.items()
-        if not key.startswith(("PIP_", "UV_")) or key in ("UV_CACHE_DIR", "UV_OFFLINE")
+        if not key.startswith(("PIP_", "UV_")) or key in PASSED_THROUGH
     }
     environment["NO_COLOR"] = "1"
     if platform.system == "osx":

@@ -1,0 +1,31 @@
+# Every target sets itself up: `make demo` and `make test` work from a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.envlock-installed
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/python demo/run_demo.py
+
+lint: install
+	$(BIN)/ruff check envlock tests demo bench
+	$(BIN)/mypy envlock
+
+test: install lint
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python bench/run_bench.py
+
+clean:
+	rm -rf $(VENV) build .envlock .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,65 @@
+"""`make demo`: the main job on this repository's example environments, no Azure account needed.
+
+Copies environments/ into a scratch repository (.envlock/demo), locks it from scratch (conda
+metadata from the real conda-forge snapshot in tests/fixtures, mirrored; pip from PyPI), builds
+what AML would receive, checks it, and relocks to show that nothing changes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / ".envlock" / "demo"
+ENVLOCK = [sys.executable, "-m", "envlock"]
+
+
+def step(title: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    print(f"\n$ envlock {' '.join(args)}    # {title}", flush=True)
+    started = time.perf_counter()
+    result = subprocess.run([*ENVLOCK, "-C", str(DEMO), *args], text=True, capture_output=True)
+    sys.stdout.write(result.stdout)
+    sys.stdout.write(result.stderr)
+    print(f"  ({time.perf_counter() - started:.1f} s, exit {result.returncode})")
+    if check and result.returncode not in (0,):
+        sys.exit(f"demo step failed: envlock {' '.join(args)}")
+    return result
+
+
+def main() -> None:
+    shutil.rmtree(DEMO, ignore_errors=True)
+    DEMO.mkdir(parents=True)
+    shutil.copytree(ROOT / "environments", DEMO / "environments",
+                    ignore=shutil.ignore_patterns("conda-lock.yml", "requirements.txt", "requirements-*.txt"))
+    settings = (ROOT / "envlock.yaml").read_text().replace(
+        "conda-forge: tests/fixtures/conda-forge-2024-07",
+        f"conda-forge: {(ROOT / 'tests/fixtures/conda-forge-2024-07').as_uri()}",
+    )
+    (DEMO / "envlock.yaml").write_text(settings)
+    print(f"envlock demo in {DEMO.relative_to(ROOT)}: {', '.join(sorted(p.name for p in (DEMO / 'environments').iterdir()))}")
+
+    step("before locking: every environment is missing its lock", "check", check=False)
+    step("solve every declaration for its target platforms", "lock")
+    step("nothing is stale, so nothing is solved and no byte changes", "lock")
+    step("render what AML receives into build/", "build")
+    step("the CI gate (image tags are warnings unless --strict)", "check")
+
+    manifest = json.loads((DEMO / "build" / "manifest.json").read_text())
+    print("\nSummary")
+    for name, entry in manifest["environments"].items():
+        lock = next((DEMO / "environments" / name).glob("conda-lock.yml"), None) or \
+            DEMO / "environments" / name / "requirements.txt"
+        print(f"  {name:12} lock {lock.name:17} sha256 {entry['lock_sha256'][:16]}  "
+              f"-> build/{name}/{{{', '.join(sorted(entry['files']))}}}")
+    print(f"\nThe repository's own locks are committed; `envlock check` there:")
+    result = subprocess.run([*ENVLOCK, "-C", str(ROOT), "check"], text=True, capture_output=True)
+    print(result.stdout + result.stderr, end="")
+
+
+if __name__ == "__main__":
+    main()

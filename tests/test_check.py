@@ -1,0 +1,76 @@
+"""`envlock check`: the offline gate, its findings and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import CONDA_NUMPY, RepoBuilder
+
+
+def findings(repo: RepoBuilder, *args: str) -> tuple[int, list[dict]]:  # type: ignore[type-arg]
+    result = repo.run("check", "--json", *args)
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_missing_stale_and_edited_locks(repo: RepoBuilder) -> None:
+    a = repo.env("a", conda=CONDA_NUMPY)
+    repo.env("b", conda=CONDA_NUMPY)
+    c = repo.env("c", conda=CONDA_NUMPY)
+    assert repo.run("lock", "a", "c").exit_code == 0
+    assert findings(repo, "a", "c") == (0, [])
+
+    (a / "conda.yaml").write_text(CONDA_NUMPY + "  - scipy\n")
+    lock = c / "conda-lock.yml"
+    lock.write_text(lock.read_text().replace("version: 1.26.4", "version: 1.26.3", 1))
+    code, found = findings(repo)
+    assert code == 1
+    assert {(f["environment"], f["kind"]) for f in found} == {
+        ("a", "stale-lock"), ("b", "missing-lock"), ("c", "edited-lock"),
+    }
+    assert all(f["severity"] == "error" and f["fix"] for f in found)
+
+    human = repo.run("check")
+    assert human.exit_code == 1
+    assert len(human.stdout.strip().splitlines()) == 3
+    assert "environments/c/conda-lock.yml" in human.stdout
+
+    assert repo.run("lock").exit_code == 0  # relocking clears every finding
+    assert findings(repo) == (0, [])
+
+
+def test_comment_only_change_is_not_stale(repo: RepoBuilder) -> None:
+    folder = repo.env("a", conda=CONDA_NUMPY)
+    assert repo.run("lock").exit_code == 0
+    (folder / "conda.yaml").write_text("# training env\n" + CONDA_NUMPY)
+    assert findings(repo) == (0, [])
+
+
+def test_image_by_tag_is_a_warning_unless_strict(repo: RepoBuilder) -> None:
+    repo.env("a", conda=CONDA_NUMPY, image="mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest")
+    assert repo.run("lock").exit_code == 0
+    code, found = findings(repo)
+    assert code == 0 and [(f["kind"], f["severity"]) for f in found] == [("image-tag", "warning")]
+    assert found[0]["file"] == "environments/a/env.yml"
+    code, found = findings(repo, "--strict")
+    assert code == 1 and found[0]["severity"] == "error"
+
+
+def test_bad_declaration_is_reported_with_exit_2(repo: RepoBuilder) -> None:
+    repo.env("a", env_yml="name: a\nimage: x\nconda_fil: conda.yaml\n")
+    code, found = findings(repo)
+    assert code == 2
+    assert found[0]["kind"] == "invalid-declaration" and found[0]["line"] == 3
+
+
+def test_check_imports_no_solver_and_no_azure(repo: RepoBuilder) -> None:
+    repo.env("a", conda=CONDA_NUMPY)
+    probe = (
+        "import sys; from envlock.cli import main; sys.argv=['envlock','-C',sys.argv[1],'check'];\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy=[m for m in sys.modules if m.split('.')[0] in ('rattler','azure','conda_lock','uv','pydantic')]\n"
+        "print('HEAVY', heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, str(repo.root)], capture_output=True, text=True)
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr

@@ -1,0 +1,131 @@
+"""Bad declarations: exit 2, one message naming file, line, field and fix; nothing written."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import CONDA_NUMPY, RepoBuilder
+
+
+def assert_rejected(repo: RepoBuilder, *needles: str) -> str:
+    before = repo.snapshot()
+    result = repo.run("lock")
+    assert result.exit_code == 2, result.output
+    message = result.stderr
+    assert message.startswith("envlock: error: ")
+    for needle in needles:
+        assert needle in message, message
+    assert "fix:" in message
+    assert repo.snapshot() == before
+    return message
+
+
+def test_invalid_yaml_names_file_and_line(repo: RepoBuilder) -> None:
+    repo.env("web", conda=CONDA_NUMPY, env_yml="name: web\nimage: [unclosed\nconda_file: conda.yaml\n")
+    assert_rejected(repo, "environments/web/env.yml:", "invalid YAML")
+
+
+def test_mistyped_key_suggests_the_right_one(repo: RepoBuilder) -> None:
+    repo.env("web", conda=CONDA_NUMPY, env_yml="name: web\nimgae: python:3.10\nconda_file: conda.yaml\n")
+    message = assert_rejected(repo, "env.yml:2", "unknown key 'imgae'", "did you mean 'image'")
+    assert "field 'imgae'" in message
+
+
+def test_unknown_key_in_conda_file(repo: RepoBuilder) -> None:
+    repo.env("web", conda="channels: [conda-forge]\ndependencies: [python=3.10]\nchannel: x\n")
+    assert_rejected(repo, "conda.yaml:3", "unknown key 'channel'", "did you mean 'channels'")
+
+
+@pytest.mark.parametrize("name", ["-leading-dash", "has space"])
+def test_names_aml_rejects(repo: RepoBuilder, name: str) -> None:
+    repo.env(name, conda=CONDA_NUMPY, env_yml=f"name: '{name}'\nimage: x\nconda_file: conda.yaml\n")
+    assert_rejected(repo, "not a valid AML environment name", "field 'name'")
+
+
+def test_name_must_match_folder(repo: RepoBuilder) -> None:
+    repo.env("web", conda=CONDA_NUMPY, env_yml="name: other\nimage: x\nconda_file: conda.yaml\n")
+    assert_rejected(repo, "env.yml:1", "differs from its folder 'web'")
+
+
+def test_missing_conda_file(repo: RepoBuilder) -> None:
+    repo.env("web", env_yml="name: web\nimage: x\nconda_file: conda.yml\n")
+    assert_rejected(repo, "env.yml:3", "conda file 'conda.yml' not found", "field 'conda_file'")
+
+
+@pytest.mark.parametrize("requirement, problem", [
+    ("./src/mypkg", "local path"),
+    ("-e ../lib", "local path"),
+    ("mypkg @ file:///home/me/mypkg", "local path"),
+    ("git+https://github.com/org/repo.git@main", "without a pinned commit"),
+    ("git+https://github.com/org/repo.git", "without a pinned commit"),
+    ("--extra-index-url https://pkgs.internal/simple", "index options"),
+])
+def test_pip_requirements_that_cannot_be_locked(repo: RepoBuilder, requirement: str, problem: str) -> None:
+    repo.env("web", conda=f"""\
+        channels: [conda-forge]
+        dependencies:
+          - python=3.10
+          - pip
+          - pip:
+            - requests
+            - {requirement}
+        """)
+    assert_rejected(repo, "conda.yaml:7", problem, "field 'dependencies.pip'")
+    check = repo.run("check")
+    assert check.exit_code == 1
+    assert "unpinned-pip" not in check.stdout  # human output names the file and message instead
+    assert "conda.yaml:7" in check.stdout and problem in check.stdout
+
+
+def test_pinned_git_commit_is_accepted_by_check(repo: RepoBuilder) -> None:
+    repo.env("web", conda=f"""\
+        channels: [conda-forge]
+        dependencies:
+          - python=3.10
+          - pip:
+            - git+https://github.com/org/repo.git@{"a" * 40}
+        """)
+    findings = repo.run("check", "--json")
+    assert "unpinned-pip" not in findings.stdout
+    assert "missing-lock" in findings.stdout
+
+
+def test_mistyped_settings_key(repo: RepoBuilder) -> None:
+    repo.settings("platfroms: [linux-64]\n")
+    repo.env("web", conda=CONDA_NUMPY)
+    assert_rejected(repo, "envlock.yaml:3", "unknown key 'platfroms'", "did you mean 'platforms'")
+
+
+def test_unknown_platform(repo: RepoBuilder) -> None:
+    repo.settings("platforms: [linux-64, osx-arm]\n")
+    repo.env("web", conda=CONDA_NUMPY)
+    assert_rejected(repo, "envlock.yaml:3", "unknown platform 'osx-arm'", "did you mean 'osx-arm64'")
+
+
+def test_pip_only_needs_a_declared_python(repo: RepoBuilder) -> None:
+    repo.env("api", requirements="requests\n")
+    assert_rejected(repo, "requirements.in", "must declare its target Python", "python: '3.12'")
+
+
+def test_unquoted_python_version_is_caught(repo: RepoBuilder) -> None:
+    repo.settings("environments:\n  api:\n    python: 3.10\n")
+    repo.env("api", requirements="requests\n")
+    assert_rejected(repo, "envlock.yaml:5", "is not X.Y", "quote the version")
+
+
+def test_build_context_is_refused(repo: RepoBuilder) -> None:
+    repo.env("web", env_yml="name: web\nbuild:\n  path: docker\n")
+    assert_rejected(repo, "env.yml:2", "build contexts cannot be locked")
+
+
+def test_invalid_conda_spec(repo: RepoBuilder) -> None:
+    repo.env("web", conda="channels: [conda-forge]\ndependencies:\n  - python=3.10=\n")
+    result = repo.run("lock")
+    assert result.exit_code == 2
+    assert "invalid package spec 'python=3.10='" in result.stderr
+
+
+def test_no_environments_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = RepoBuilder(tmp_path).run("check")
+    assert result.exit_code == 2
+    assert "no environments/ folder" in result.stderr

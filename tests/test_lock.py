@@ -1,0 +1,166 @@
+"""`envlock lock` against real conda-forge metadata (the fixture channel as a mirror)."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+import yaml
+from conda_lock.lockfile import parse_conda_lock_file
+
+from tests.conftest import CONDA_NUMPY, FIXTURE_CHANNEL, RepoBuilder
+
+CANONICAL = "https://conda.anaconda.org/conda-forge/"
+
+
+def packages(folder: Path) -> list[dict]:  # type: ignore[type-arg]
+    return yaml.safe_load((folder / "conda-lock.yml").read_text())["package"]
+
+
+def versions(folder: Path, platform: str = "linux-64") -> dict[str, tuple[str, str]]:
+    return {p["name"]: (p["version"], p.get("build", "")) for p in packages(folder) if p["platform"] == platform}
+
+
+def test_lock_is_a_conda_lock_file_with_canonical_urls_and_hashes(repo: RepoBuilder) -> None:
+    repo.settings("platforms: [linux-64, osx-arm64, win-64]\n")
+    folder = repo.env("train", conda=CONDA_NUMPY)
+    result = repo.run("lock")
+    assert result.exit_code == 0, result.output
+
+    parsed = parse_conda_lock_file(folder / "conda-lock.yml")  # conda-lock's own reader accepts it
+    assert set(parsed.metadata.platforms) == {"linux-64", "osx-arm64", "win-64"}
+    for platform in ("linux-64", "osx-arm64", "win-64"):
+        python = [p for p in parsed.package if p.name == "python" and p.platform == platform]
+        assert len(python) == 1 and python[0].version.startswith("3.10.")
+        assert python[0].url.startswith(f"{CANONICAL}{platform}/python-3.10.")
+    for package in parsed.package:
+        assert package.url.startswith(CANONICAL), package.url
+        assert len(package.hash.sha256 or "") == 64 and len(package.hash.md5 or "") == 32
+        assert package.build
+    text = (folder / "conda-lock.yml").read_text()
+    assert "file://" not in text and str(FIXTURE_CHANNEL) not in text
+    assert "envlock lock train" in text  # the header says how to regenerate
+    assert versions(folder)["numpy"][0].startswith("1.26.")
+
+
+def test_locking_twice_changes_no_byte(repo: RepoBuilder) -> None:
+    repo.env("train", conda=CONDA_NUMPY)
+    assert repo.run("lock").exit_code == 0
+    first = repo.snapshot()
+    again = repo.run("lock")
+    assert again.exit_code == 0
+    assert "unchanged" in again.stdout
+    assert repo.snapshot() == first
+    forced = repo.run("lock", "--upgrade")  # a full re-solve produces the same bytes
+    assert forced.exit_code == 0 and "locked" in forced.stdout
+    assert repo.snapshot() == first
+
+
+def test_only_stale_environments_are_solved(repo: RepoBuilder) -> None:
+    repo.env("a", conda=CONDA_NUMPY)
+    b = repo.env("b", conda=CONDA_NUMPY)
+    assert repo.run("lock").exit_code == 0
+    (b / "conda.yaml").write_text(CONDA_NUMPY + "  - scipy\n")
+    result = repo.run("lock", "--json")
+    statuses = {o["name"]: o["status"] for o in __import__("json").loads(result.stdout)}
+    assert statuses == {"a": "unchanged", "b": "locked"}
+    assert "scipy" in versions(b)
+
+
+def test_changed_declaration_keeps_existing_pins_and_update_moves_one(repo: RepoBuilder) -> None:
+    folder = repo.env("train", conda=CONDA_NUMPY + "  - pandas\n")
+    assert repo.run("lock").exit_code == 0
+    before = versions(folder)
+    assert before["numpy"][0] == "1.26.4"
+
+    (folder / "conda.yaml").write_text(CONDA_NUMPY.replace("numpy<2", "numpy") + "  - pandas\n")
+    assert repo.run("lock").exit_code == 0
+    assert versions(folder)["numpy"] == before["numpy"]  # still allowed, so kept
+
+    result = repo.run("lock", "--update", "numpy")
+    assert result.exit_code == 0, result.output
+    after = versions(folder)
+    assert after["numpy"][0] == "2.0.0"
+    assert after["python"] == before["python"]
+    assert after["libzlib"] == before["libzlib"]
+
+
+def test_update_of_a_package_not_in_any_lock(repo: RepoBuilder) -> None:
+    repo.env("train", conda=CONDA_NUMPY)
+    assert repo.run("lock").exit_code == 0
+    result = repo.run("lock", "--update", "tensorflow")
+    assert result.exit_code == 1
+    assert "tensorflow" in result.stderr
+
+
+def test_unsolvable_spec_shows_the_solver_and_keeps_files(repo: RepoBuilder) -> None:
+    folder = repo.env("train", conda=CONDA_NUMPY)
+    assert repo.run("lock").exit_code == 0
+    before = repo.snapshot()
+    (folder / "conda.yaml").write_text(CONDA_NUMPY.replace("numpy<2", "numpy>=2.5"))
+    result = repo.run("lock")
+    assert result.exit_code == 1
+    assert "cannot be solved for linux-64" in result.stderr
+    assert "numpy" in result.stderr
+    after = repo.snapshot()
+    assert after.pop("environments/train/conda.yaml") != before.pop("environments/train/conda.yaml")
+    assert after == before
+    assert not list(folder.glob(".*.tmp"))
+
+
+def test_unknown_conda_package(repo: RepoBuilder) -> None:
+    repo.env("train", conda=CONDA_NUMPY + "  - not-a-real-package\n")
+    result = repo.run("lock")
+    assert result.exit_code == 1
+    assert "not-a-real-package" in result.stderr
+    assert not (repo.root / "environments/train/conda-lock.yml").exists()
+
+
+def test_gpu_virtual_package_is_respected(repo: RepoBuilder) -> None:
+    # __cuda changes what solves: a spec that needs it fails without it.
+    repo.env("gpu", conda=CONDA_NUMPY + "  - __cuda>=12\n")
+    assert repo.run("lock").exit_code == 1
+    repo.settings("environments:\n  gpu:\n    virtual_packages:\n      __cuda: '12.1'\n")
+    result = repo.run("lock")
+    assert result.exit_code == 0, result.output
+    assert "__cuda" not in (repo.root / "environments/gpu/conda-lock.yml").read_text().split("package:")[1]
+
+
+@pytest.fixture
+def http_mirror() -> Iterator[str]:
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(FIXTURE_CHANNEL))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_http_mirror_gives_the_same_lock_as_the_file_mirror(repo: RepoBuilder, http_mirror: str,
+                                                           tmp_path_factory: pytest.TempPathFactory) -> None:
+    repo.env("train", conda=CONDA_NUMPY)
+    assert repo.run("lock").exit_code == 0
+    other = RepoBuilder(tmp_path_factory.mktemp("other"))
+    (other.root / "environments").mkdir()
+    other.settings(f"mirrors:\n  conda-forge: {http_mirror}\n", mirror=False)
+    other.env("train", conda=CONDA_NUMPY)
+    result = other.run("lock")
+    assert result.exit_code == 0, result.output
+    mine = (repo.root / "environments/train/conda-lock.yml").read_text()
+    theirs = (other.root / "environments/train/conda-lock.yml").read_text()
+    assert theirs == mine
+    assert "127.0.0.1" not in theirs
+
+
+def test_unreachable_mirror_fails_cleanly(repo: RepoBuilder) -> None:
+    repo.settings("mirrors:\n  conda-forge: http://127.0.0.1:9/conda-forge\n", mirror=False)
+    repo.env("train", conda=CONDA_NUMPY)
+    result = repo.run("lock")
+    assert result.exit_code == 1
+    assert "cannot read conda metadata" in result.stderr
+    assert not (repo.root / "environments/train/conda-lock.yml").exists()

@@ -1,0 +1,76 @@
+"""Pip resolution for the target Python and platform, not the host (uses the real PyPI)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from tests.conftest import RepoBuilder
+
+PYTEST_IN_CONDA = """\
+channels: [conda-forge]
+dependencies:
+  - python=3.10
+  - pip
+  - pip:
+    - pytest==8.3.*
+"""
+
+
+def pip_names(lock_text: str, platform: str) -> set[str]:
+    return {p["name"] for p in yaml.safe_load(lock_text)["package"]
+            if p["manager"] == "pip" and p["platform"] == platform}
+
+
+def test_conda_python_310_gets_the_backports_pytest_needs_below_311(repo: RepoBuilder) -> None:
+    repo.settings("platforms: [linux-64, win-64]\n")
+    folder = repo.env("tests310", conda=PYTEST_IN_CONDA)
+    result = repo.run("lock")
+    assert result.exit_code == 0, result.output
+    text = (folder / "conda-lock.yml").read_text()
+    for platform in ("linux-64", "win-64"):
+        names = pip_names(text, platform)
+        assert {"pytest", "tomli", "exceptiongroup"} <= names, names
+        assert "pip" not in names  # conda provides pip; pip must not reinstall it
+    assert "colorama" in pip_names(text, "win-64") and "colorama" not in pip_names(text, "linux-64")
+    pip_urls = [p["url"] for p in yaml.safe_load(text)["package"] if p["manager"] == "pip"]
+    assert all(url.startswith("https://files.pythonhosted.org/") for url in pip_urls)
+    assert "/opt/" not in text and "file:" not in text
+    assert "uv " in text.splitlines()[0]  # the header names the resolvers and versions
+
+
+def test_pip_only_python_312_does_not_get_them(repo: RepoBuilder) -> None:
+    repo.settings("environments:\n  api:\n    python: '3.12'\n")
+    folder = repo.env("api", requirements="pytest==8.3.*\n")
+    result = repo.run("lock")
+    assert result.exit_code == 0, result.output
+    text = (folder / "requirements.txt").read_text()
+    names = set(re.findall(r"^([a-z0-9-]+)==", text, flags=re.M))
+    assert "pytest" in names and "tomli" not in names and "exceptiongroup" not in names
+    assert "# envlock-target: python 3.12 on linux-64" in text
+    assert re.search(r"^pytest==8\.3\.\d+ \\\n    --hash=sha256:[0-9a-f]{64}", text, flags=re.M)
+    assert "index-url" not in text and "/opt/" not in text
+    assert repo.run("check").exit_code == 0
+
+    edited = text.replace("pytest==8.3.", "pytest==8.2.")
+    (folder / "requirements.txt").write_text(edited)
+    check = repo.run("check", "--json")
+    assert check.exit_code == 1 and '"kind": "edited-lock"' in check.stdout
+
+
+def test_unknown_pip_package_and_unreachable_index(repo: RepoBuilder, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    repo.settings("environments:\n  api:\n    python: '3.12'\n")
+    repo.env("api", requirements="envlock-no-such-package-7f3a==1.0\n")
+    result = repo.run("lock")
+    assert result.exit_code == 1
+    assert "envlock-no-such-package-7f3a" in result.stderr
+    assert not (repo.root / "environments/api/requirements.txt").exists()
+
+    repo.settings("pip_index_url: https://127.0.0.1:9/simple\nenvironments:\n  api:\n    python: '3.12'\n")
+    (repo.root / "environments/api/requirements.in").write_text("requests\n")
+    result = repo.run("lock")
+    assert result.exit_code == 1
+    assert "cannot reach the pip index https://127.0.0.1:9/simple" in result.stderr
