@@ -2,7 +2,8 @@
 
 Copies environments/ into a scratch repository (.envlock/demo), locks it from scratch (conda
 metadata from the real conda-forge snapshot in tests/fixtures, mirrored; pip from PyPI), builds
-what AML would receive, checks it, and relocks to show that nothing changes.
+what AML would receive, checks it, registers it in the embedded SQLite registry, then changes
+one declaration to show that only it is relocked and gets a new version.
 """
 
 from __future__ import annotations
@@ -41,13 +42,23 @@ def main() -> None:
         f"conda-forge: {(ROOT / 'tests/fixtures/conda-forge-2024-07').as_uri()}",
     )
     (DEMO / "envlock.yaml").write_text(settings)
-    print(f"envlock demo in {DEMO.relative_to(ROOT)}: {', '.join(sorted(p.name for p in (DEMO / 'environments').iterdir()))}")
+    names = sorted(p.name for p in (DEMO / "environments").iterdir())
+    print(f"envlock demo in {DEMO.relative_to(ROOT)}: {', '.join(names)}")
 
     step("before locking: every environment is missing its lock", "check", check=False)
     step("solve every declaration for its target platforms", "lock")
     step("nothing is stale, so nothing is solved and no byte changes", "lock")
     step("render what AML receives into build/", "build")
     step("the CI gate (image tags are warnings unless --strict)", "check")
+    step("register each lock as an immutable version in the embedded registry", "register",
+         "--output", str(DEMO / "registered.json"))
+    step("the same locks again: content-addressed, so nothing new", "register")
+    training = DEMO / "environments" / "training" / "conda.yaml"
+    training.write_text(training.read_text().replace("numpy>=1.26", "numpy>=1.26,<2"))
+    step("a changed declaration (numpy<2): only training is relocked", "lock")
+    step("...and gets version 2; the others stay at 1", "register")
+    step("every version, newest first", "versions", "training")
+    step("what clean-up would archive (dry run)", "gc", "--keep", "1")
 
     manifest = json.loads((DEMO / "build" / "manifest.json").read_text())
     print("\nSummary")
@@ -56,7 +67,7 @@ def main() -> None:
             DEMO / "environments" / name / "requirements.txt"
         print(f"  {name:12} lock {lock.name:17} sha256 {entry['lock_sha256'][:16]}  "
               f"-> build/{name}/{{{', '.join(sorted(entry['files']))}}}")
-    print(f"\nThe repository's own locks are committed; `envlock check` there:")
+    print("\nThe repository's own locks are committed; `envlock check` there:")
     result = subprocess.run([*ENVLOCK, "-C", str(ROOT), "check"], text=True, capture_output=True)
     print(result.stdout + result.stderr, end="")
 

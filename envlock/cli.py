@@ -126,5 +126,118 @@ def check(ctx: click.Context, names: tuple[str, ...], strict: bool, as_json: boo
         sys.exit(1)
 
 
+registry_option = click.option(
+    "--registry", "registry_url", metavar="URL",
+    help="sqlite:///path.db, azureml://subscriptions/<sub>/resourcegroups/<rg>/workspaces/<ws>, "
+         "azureml://registries/<name> or azureml (config.json). Default: $ENVLOCK_REGISTRY, "
+         "registry: in envlock.yaml, then .envlock/registry.db.",
+)
+
+
+def _open_registry(repo: Repo, explicit: str | None) -> Any:
+    from envlock.registries import open_registry, registry_url
+    from envlock.settings import load_settings
+
+    return open_registry(registry_url(explicit, load_settings(repo.root).registry), repo.root)
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@registry_option
+@click.option("--dry-run", is_flag=True, help="Say what would be created; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print name -> {version, lock_sha256, status, reference}.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write that JSON map to FILE (for later CD steps such as envlock pin).")
+@click.pass_context
+def register(ctx: click.Context, names: tuple[str, ...], registry_url: str | None, dry_run: bool, as_json: bool,
+             output: Path | None) -> None:
+    """Register each fresh lock as an immutable, content-addressed environment version."""
+    import json
+
+    from envlock.commands.register import run_register
+    from envlock.fsutil import atomic_write
+
+    repo = _repo(ctx)
+    selected = repo.select(names)
+    registry = _open_registry(repo, registry_url)
+    results = run_register(repo, selected, registry, dry_run=dry_run, show_progress=not as_json)
+    mapping = {r.name: r.as_dict() for r in results}
+    if output is not None and not dry_run:
+        atomic_write(output, json.dumps(mapping, indent=2, sort_keys=True) + "\n")
+    if as_json:
+        echo_json(mapping)
+        return
+    echo_table(["environment", "version", "status", "reference"],
+               [(r.name, r.version, r.status, r.reference) for r in results])
+
+
+@cli.command()
+@click.argument("name")
+@registry_option
+@click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
+@click.pass_context
+def versions(ctx: click.Context, name: str, registry_url: str | None, as_json: bool) -> None:
+    """Every registered version of NAME, newest first."""
+    from envlock.commands.versions import run_versions
+
+    repo = _repo(ctx)
+    rows = run_versions(_open_registry(repo, registry_url), name)
+    if as_json:
+        echo_json([row.as_dict() for row in rows])
+        return
+    if not rows:
+        click.echo(f"no versions of {name}")
+        return
+    echo_table(["version", "lock sha256", "created", "git commit", "archived"],
+               [(r.version, (r.lock_sha256 or "")[:12], r.created_at[:19], (r.git_commit or "")[:12],
+                 "yes" if r.archived else "") for r in rows])
+
+
+@cli.command()
+@click.argument("reference", metavar="NAME:VERSION")
+@click.option("--as", "new_name", metavar="NEWNAME", help="Declare it under another name.")
+@click.option("--force", is_flag=True, help="Replace an existing environments/<name>/ folder.")
+@registry_option
+@click.pass_context
+def export(ctx: click.Context, reference: str, new_name: str | None, force: bool, registry_url: str | None) -> None:
+    """Write a registered version back into environments/ as a declaration."""
+    from envlock.commands.export import run_export
+
+    repo = _repo(ctx)
+    folder = run_export(repo, _open_registry(repo, registry_url), reference, new_name=new_name, force=force)
+    click.echo(f"wrote {folder.relative_to(repo.root)}/; next: envlock lock {folder.name}")
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.option("--keep", default=3, show_default=True, help="Always keep the newest N versions.")
+@click.option("--older-than", "older_than", type=float, metavar="DAYS", help="Only versions older than DAYS.")
+@click.option("--apply", is_flag=True, help="Archive them (default: only show what would be archived).")
+@click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
+@registry_option
+@click.pass_context
+def gc(ctx: click.Context, names: tuple[str, ...], keep: int, older_than: float | None, apply: bool,
+       as_json: bool, registry_url: str | None) -> None:
+    """Archive (never delete) versions no current lock uses, beyond the newest N."""
+    from envlock.commands.gc import archive, find_candidates
+
+    repo = _repo(ctx)
+    registry = _open_registry(repo, registry_url)
+    candidates = find_candidates(repo, registry, repo.select(names), keep=keep, older_than_days=older_than)
+    if apply:
+        archive(registry, candidates)
+    if as_json:
+        echo_json({"applied": apply, "versions": [c.as_dict() for c in candidates]})
+        return
+    verb = "archived" if apply else "would archive"
+    if not candidates:
+        click.echo("nothing to archive")
+        return
+    echo_table(["environment", "version", "created", "lock sha256", "action"],
+               [(c.name, c.version, c.created_at[:19], (c.lock_sha256 or "")[:12], verb) for c in candidates])
+    if not apply:
+        click.echo("dry run: pass --apply to archive them", err=True)
+
+
 def main() -> None:
     cli(prog_name="envlock")

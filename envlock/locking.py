@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from envlock.lockfile import Lock, LockedPackage
@@ -28,33 +29,38 @@ class LockRequest:
 
 def lock_environment(request: LockRequest) -> Lock:
     spec = request.spec
-    packages: list[LockedPackage] = []
-    for conda_platform in spec.settings.platforms:
-        platform = target_platform(conda_platform, spec.settings.virtual_packages)
-        previous = request.previous.for_platform(conda_platform) if request.previous else []
-        conda_packages: list[LockedPackage] = []
-        if not spec.is_pip_only:
-            conda_packages = solve_conda(CondaRequest(
-                specs=spec.conda_dependencies,
-                channels=spec.channels,
-                platform=platform,
-                mirrors=request.settings.mirrors,
-                preferences=_conda_preferences(previous, request),
-            ))
-        packages += conda_packages
-        if spec.pip_dependencies:
-            packages += _resolve_pip(spec, request, platform, conda_packages, previous)
+    # Platforms are independent solves (rattler in-process, uv as a subprocess): run them together.
+    with ThreadPoolExecutor(max_workers=len(spec.settings.platforms)) as pool:
+        per_platform = list(pool.map(lambda platform: _lock_platform(request, platform), spec.settings.platforms))
     return Lock(
         name=spec.name,
         image=spec.image,
         platforms=spec.settings.platforms,
         channels=spec.channels,
-        packages=tuple(packages),
+        packages=tuple(package for packages in per_platform for package in packages),
         inputs_sha256=spec.inputs_sha256(),
         resolvers=resolver_versions(conda=not spec.is_pip_only, pip=bool(spec.pip_dependencies)),
         sources=(spec.conda_file.name,) if spec.conda_file else ("requirements.in",),
         python=spec.python,
     )
+
+
+def _lock_platform(request: LockRequest, conda_platform: str) -> list[LockedPackage]:
+    spec = request.spec
+    platform = target_platform(conda_platform, spec.settings.virtual_packages)
+    previous = request.previous.for_platform(conda_platform) if request.previous else []
+    conda_packages: list[LockedPackage] = []
+    if not spec.is_pip_only:
+        conda_packages = solve_conda(CondaRequest(
+            specs=spec.conda_dependencies,
+            channels=spec.channels,
+            platform=platform,
+            mirrors=request.settings.mirrors,
+            preferences=_conda_preferences(previous, request),
+        ))
+    if not spec.pip_dependencies:
+        return conda_packages
+    return conda_packages + _resolve_pip(spec, request, platform, conda_packages, previous)
 
 
 def _conda_preferences(previous: list[LockedPackage], request: LockRequest) -> tuple[tuple[str, str, str], ...]:

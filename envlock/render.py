@@ -17,7 +17,8 @@ from envlock.yamlio import dump_yaml
 AML_PLATFORM = "linux-64"
 ENV_SCHEMA = "https://azuremlschemas.azureedge.net/latest/environment.schema.json"
 LOCK_TAG = "envlock.lock-sha256"
-INPUTS_TAG = "envlock.inputs-sha256"
+DECLARATION_TAG = "envlock.declaration-sha256"
+PYTHON_TAG = "envlock.python"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,9 @@ def render_environment(spec: EnvironmentSpec, lock: Lock) -> RenderedEnvironment
     if AML_PLATFORM not in lock.platforms:
         raise EnvlockError(f"{spec.name}: the lock has no {AML_PLATFORM} part, which AML runs on; "
                            f"add {AML_PLATFORM} to its platforms in envlock.yaml and run envlock lock")
-    tags = {**dict(spec.tags), LOCK_TAG: lock.lock_sha256, INPUTS_TAG: lock.inputs_sha256}
+    tags = {**dict(spec.tags), LOCK_TAG: lock.lock_sha256, DECLARATION_TAG: lock.inputs_sha256}
+    if lock.is_pip_only and lock.python:
+        tags[PYTHON_TAG] = lock.python
     header = (f"# Rendered by envlock {__version__} from environments/{spec.name} for {AML_PLATFORM}."
               f" DO NOT EDIT.\n# lock sha256: {lock.lock_sha256}\n")
     env_yml: dict[str, object] = {"$schema": ENV_SCHEMA, "name": spec.name}

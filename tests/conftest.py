@@ -73,3 +73,6 @@ dependencies:
   - python=3.10
   - numpy<2
 """
+
+
+pytest_plugins = ["tests.support.registries"]

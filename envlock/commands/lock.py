@@ -79,8 +79,8 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
         header = read_header(spec.folder)
         # A lock edited by hand is not trusted even as a preference.
         trusted = header is not None and header.recorded_lock_sha256 == header.actual_lock_sha256
-        fresh = trusted and header is not None and header.inputs_sha256 == spec.inputs_sha256()
-        if fresh and not upgrade_all and not wanted:
+        fresh = header is not None and trusted and header.inputs_sha256 == spec.inputs_sha256()
+        if header is not None and fresh and not upgrade_all and not wanted:
             outcomes[spec.name] = LockOutcome(spec.name, "unchanged", lock_sha256=header.recorded_lock_sha256)
             continue
         previous = read_lock(spec.name, spec.folder) if trusted else None

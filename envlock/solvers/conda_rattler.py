@@ -44,7 +44,7 @@ def validate_specs(path: Path, specs: Sequence[str]) -> None:
 
     for spec in specs:
         try:
-            MatchSpec(spec, strict=True)
+            MatchSpec(spec, strict=False)  # conda's own syntax, name=version=build included
         except InvalidMatchSpecError as exc:
             raise DeclarationError(path, f"invalid package spec '{spec}': {exc}", field="dependencies",
                                    line=_line_of_dependency(path, spec),
@@ -59,7 +59,7 @@ def _line_of_dependency(path: Path, spec: str) -> int | None:
 
 
 def solve_conda(request: CondaRequest) -> list[LockedPackage]:
-    from rattler import Channel, Gateway, GenericVirtualPackage, PackageName, Version
+    from rattler import Channel, Gateway, GenericVirtualPackage, MatchSpec, PackageName, Version
     from rattler.exceptions import SolverError
     from rattler.networking import Client, MirrorMiddleware
     from rattler.package.build_string import BuildString
@@ -110,7 +110,7 @@ def solve_conda(request: CondaRequest) -> list[LockedPackage]:
             ]
         return await solve(
             sources,  # type: ignore[arg-type]
-            list(request.specs), gateway=gateway, platforms=subdirs,  # type: ignore[arg-type]
+            [MatchSpec(spec, strict=False) for spec in request.specs], gateway=gateway, platforms=subdirs,  # type: ignore[arg-type]
             virtual_packages=virtual,
             locked_packages=locked,
         )

@@ -1,0 +1,78 @@
+"""`envlock export NAME:VERSION`: write a registered version back as a declaration to manage."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import yaml
+
+from envlock.errors import EnvlockError, UsageError
+from envlock.fsutil import atomic_write_many
+from envlock.refs import parse_reference
+from envlock.registries import Registry
+from envlock.render import ENV_SCHEMA, PYTHON_TAG
+from envlock.repo import ENV_FILE, Repo
+from envlock.spec import AML_NAME, REQUIREMENTS_IN, load_environment
+from envlock.yamlio import dump_yaml
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*==[^\s\\]+)")
+
+
+def run_export(repo: Repo, registry: Registry, reference: str, *, new_name: str | None = None,
+               force: bool = False) -> Path:
+    ref = parse_reference(reference)
+    if ref.version is None:
+        raise UsageError(f"'{reference}': export needs an exact version, e.g. {ref.name}:3")
+    stored = registry.get_version(ref.name, ref.version)
+    if stored is None:
+        raise EnvlockError(f"{ref.name}:{ref.version} is not registered in {registry.url}")
+    name = new_name or ref.name
+    if not AML_NAME.match(name):
+        raise UsageError(f"'{name}' is not a valid AML environment name")
+    folder = repo.environments_dir / name
+    if folder.exists() and not force:
+        raise EnvlockError(f"{folder.relative_to(repo.root)} already exists; pass --force to replace it "
+                           "or --as NEWNAME to export beside it")
+    env_yml: dict[str, object] = {"$schema": ENV_SCHEMA, "name": name}
+    if stored.description:
+        env_yml["description"] = stored.description
+    user_tags = {k: v for k, v in stored.tags.items() if not k.startswith("envlock.")}
+    if user_tags:
+        env_yml["tags"] = user_tags
+    provenance = {"source_registry": registry.url, "source_name": stored.name,
+                  "source_version": stored.version, "source_lock_sha256": stored.lock_sha256 or ""}
+    settings: dict[str, object] = {"provenance": provenance}
+    files: dict[Path, str] = {}
+    build = dict(stored.build_files)
+    if stored.conda_file:
+        env_yml["image"] = stored.image
+        env_yml["conda_file"] = "conda.yaml"
+        conda = yaml.safe_load(stored.conda_file)
+        if isinstance(conda, dict) and "name" in conda:
+            conda["name"] = name
+        files[folder / "conda.yaml"] = dump_yaml(conda)
+    elif "requirements.txt" in build and "Dockerfile" in build:
+        env_yml["image"] = _base_image(build["Dockerfile"])
+        pins = [m.group(1) for line in build["requirements.txt"].splitlines() if (m := _PIN.match(line))]
+        files[folder / REQUIREMENTS_IN] = "".join(pin + "\n" for pin in pins)
+        if PYTHON_TAG in stored.tags:
+            settings["python"] = stored.tags[PYTHON_TAG]
+    else:
+        raise EnvlockError(f"{ref.name}:{ref.version} has neither a conda file nor an envlock build "
+                           "context; envlock cannot declare it")
+    files[folder / ENV_FILE] = dump_yaml(env_yml)
+    files[folder / "envlock.yaml"] = dump_yaml(settings)
+    if folder.exists():
+        shutil.rmtree(folder)
+    atomic_write_many(files)
+    load_environment(repo, name)  # what was written must be a valid declaration
+    return folder
+
+
+def _base_image(dockerfile: str) -> str | None:
+    for line in dockerfile.splitlines():
+        if line.startswith("FROM "):
+            return line.split()[1]
+    return None

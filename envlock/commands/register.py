@@ -1,0 +1,99 @@
+"""`envlock register`: each fresh lock becomes an immutable, content-addressed version.
+
+The lock hash names the content: a version already carrying it is reused; otherwise the next
+integer version is created, never overwritten, and read back to prove what the registry holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from envlock import __version__
+from envlock.commands.build import rendered_for
+from envlock.errors import EnvlockError
+from envlock.gitinfo import current_commit
+from envlock.progress import Progress
+from envlock.refs import format_reference
+from envlock.registries import EnvironmentVersion, Registry, RegistryError, VersionExists, next_version
+from envlock.render import LOCK_TAG, RenderedEnvironment
+from envlock.repo import Repo
+
+MAX_ATTEMPTS = 8
+GIT_TAG = "envlock.git-commit"
+VERSION_TAG = "envlock.version"
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    version: str | None
+    lock_sha256: str
+    status: str  # "created", "unchanged", "would create"
+    reference: str | None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"version": self.version, "lock_sha256": self.lock_sha256, "status": self.status,
+                "reference": self.reference}
+
+
+def draft_version(rendered: RenderedEnvironment, commit: str | None) -> EnvironmentVersion:
+    tags = dict(rendered.tags)
+    tags[VERSION_TAG] = __version__
+    if commit:
+        tags[GIT_TAG] = commit
+    build_files = tuple((name, text) for name, text in rendered.files
+                        if rendered.conda_file is None and name != "env.yml")
+    return EnvironmentVersion(
+        name=rendered.name, version="", image=rendered.image, conda_file=rendered.conda_file,
+        build_files=build_files, description=rendered.description, tags=tags,
+    )
+
+
+def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool = False,
+                 registry_name: str | None = None) -> Registration:
+    lock_sha256 = draft.tags[LOCK_TAG]
+
+    def result(version: str | None, status: str) -> Registration:
+        reference = format_reference(draft.name, version, registry=registry_name) if version else None
+        return Registration(draft.name, version, lock_sha256, status, reference)
+
+    for _ in range(MAX_ATTEMPTS):
+        versions = registry.list_versions(draft.name, archived_flag=False)
+        existing = sorted((v for v in versions if v.lock_sha256 == lock_sha256),
+                          key=lambda v: (not v.version.isdigit(), int(v.version) if v.version.isdigit() else 0))
+        if existing:
+            return result(existing[0].version, "unchanged")
+        number = next_version(versions)
+        if dry_run:
+            return result(number, "would create")
+        candidate = EnvironmentVersion(**{**draft.__dict__, "version": number})
+        try:
+            registry.create_version(candidate)
+        except VersionExists:
+            continue  # someone else took this number: read again and try the next one
+        stored = registry.get_version(draft.name, number)
+        if stored is None or not stored.same_content(candidate) or stored.lock_sha256 != lock_sha256:
+            raise RegistryError(f"{draft.name}:{number} was created but reads back different content; "
+                                "it was not overwritten; investigate before registering again")
+        return result(number, "created")
+    raise RegistryError(f"{draft.name}: gave up after {MAX_ATTEMPTS} version conflicts; rerun register")
+
+
+def run_register(repo: Repo, names: list[str], registry: Registry, *, dry_run: bool = False,
+                 show_progress: bool = True) -> list[Registration]:
+    try:
+        rendered = rendered_for(repo, names)
+    except EnvlockError as exc:
+        raise EnvlockError(f"refusing to register: {exc.message}") from None
+    commit = current_commit(repo.root)
+    registry_name = registry.url.split("azureml://registries/", 1)[1].strip("/") \
+        if registry.url.startswith("azureml://registries/") else None
+    progress = Progress(len(rendered), enabled=show_progress)
+    results = []
+    for environment in rendered:
+        progress.start(environment.name, "registering")
+        registration = register_one(registry, draft_version(environment, commit), dry_run=dry_run,
+                                    registry_name=registry_name)
+        progress.finish(environment.name, f"{registration.status} {registration.reference or ''}".strip())
+        results.append(registration)
+    return results

@@ -1,0 +1,27 @@
+"""`envlock versions NAME`: every registered version, newest first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from envlock.commands.register import GIT_TAG
+from envlock.registries import Registry, newest_first
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    version: str
+    lock_sha256: str | None
+    created_at: str
+    git_commit: str | None
+    archived: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def run_versions(registry: Registry, name: str) -> list[VersionRow]:
+    return [
+        VersionRow(v.version, v.lock_sha256, v.created_at, v.tags.get(GIT_TAG), v.archived)
+        for v in newest_first(registry.list_versions(name))
+    ]

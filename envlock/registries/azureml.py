@@ -1,0 +1,166 @@
+"""An AML workspace or registry through azure-ai-ml, authenticated with DefaultAzureCredential.
+
+Only this module imports azure-ai-ml (about 2 s), and only commands that talk to AML import it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from envlock.errors import UsageError
+from envlock.registries import EnvironmentVersion, RegistryError, VersionExists
+
+WORKSPACE_URL = re.compile(
+    r"^azureml://subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/workspaces/(?P<ws>[^/]+)/?$",
+    re.IGNORECASE,
+)
+REGISTRY_URL = re.compile(r"^azureml://registries/(?P<reg>[^/]+)/?$", re.IGNORECASE)
+
+
+class AzureMLRegistry:
+    def __init__(self, client: Any, url: str) -> None:
+        self.client = client
+        self.url = url
+        self.is_registry = bool(getattr(client, "_registry_name", None))
+
+    @classmethod
+    def from_url(cls, url: str, repo_root: Path, credential: Any = None) -> AzureMLRegistry:
+        from azure.ai.ml import MLClient
+        from azure.identity import DefaultAzureCredential
+
+        credential = credential or DefaultAzureCredential()
+        workspace = WORKSPACE_URL.match(url)
+        registry = REGISTRY_URL.match(url)
+        with _translated_errors(url):
+            if workspace:
+                client = MLClient(credential, workspace["sub"], workspace["rg"], workspace["ws"])
+            elif registry:
+                client = MLClient(credential, registry_name=registry["reg"])
+            elif url in ("azureml", "azureml://"):
+                client = MLClient.from_config(credential, path=str(repo_root))
+                url = (f"azureml://subscriptions/{client.subscription_id}/resourcegroups/"
+                       f"{client.resource_group_name}/workspaces/{client.workspace_name}")
+            else:
+                raise UsageError(f"cannot read registry URL '{url}': use azureml://subscriptions/<sub>/"
+                                 "resourcegroups/<rg>/workspaces/<ws> or azureml://registries/<name>")
+        return cls(client, url)
+
+    def list_versions(self, name: str, archived_flag: bool = True) -> list[EnvironmentVersion]:
+        from azure.ai.ml.constants import ListViewType
+        from azure.core.exceptions import ResourceNotFoundError
+
+        environments = self.client.environments
+        with _translated_errors(self.url):
+            try:
+                if self.is_registry:
+                    return [_from_entity(item) for item in environments.list(name=name)]
+                if not archived_flag:
+                    return [_from_entity(i) for i in environments.list(name=name, list_view_type=ListViewType.ALL)]
+                # The SDK's Environment drops isArchived, so the two views are read separately.
+                active = environments.list(name=name, list_view_type=ListViewType.ACTIVE_ONLY)
+                archived = environments.list(name=name, list_view_type=ListViewType.ARCHIVED_ONLY)
+                return [_from_entity(i) for i in active] + [_from_entity(i, archived=True) for i in archived]
+            except ResourceNotFoundError:
+                return []
+
+    def get_version(self, name: str, version: str) -> EnvironmentVersion | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with _translated_errors(self.url):
+            try:
+                return _from_entity(self.client.environments.get(name, version=version))
+            except ResourceNotFoundError:
+                return None
+
+    def create_version(self, draft: EnvironmentVersion) -> EnvironmentVersion:
+        from azure.ai.ml.entities import Environment
+        from azure.core.exceptions import ResourceExistsError
+
+        if draft.build_files:
+            raise RegistryError(
+                f"{draft.name}: a pip-only environment is a docker build context, which AML takes "
+                "only as an upload to the workspace's blob storage; envlock registers it in the "
+                "embedded registry, and for a workspace run: az ml environment create --file "
+                f"build/{draft.name}/env.yml"
+            )
+        entity = Environment(
+            name=draft.name, version=draft.version, image=draft.image,
+            conda_file=yaml.safe_load(draft.conda_file) if draft.conda_file else None,
+            description=draft.description, tags=dict(draft.tags),
+        )
+        with _translated_errors(self.url):
+            try:
+                created = self.client.environments.create_or_update(entity)
+            except ResourceExistsError:
+                raise VersionExists(f"{draft.name}:{draft.version} already exists") from None
+        return _from_entity(created)
+
+    def set_archived(self, name: str, version: str, archived: bool) -> None:
+        with _translated_errors(self.url):
+            if archived:
+                self.client.environments.archive(name, version=version)
+            else:
+                self.client.environments.restore(name, version=version)
+
+
+def _from_entity(entity: Any, archived: bool = False) -> EnvironmentVersion:
+    # The SDK parses condaFile into a dict and keeps the text it received beside it.
+    conda_text = getattr(entity, "_translated_conda_file", None)
+    if conda_text is None and isinstance(entity.conda_file, dict):
+        conda_text = yaml.safe_dump(entity.conda_file, sort_keys=False)
+    created: Any = entity.creation_context.created_at if entity.creation_context else None
+    return EnvironmentVersion(
+        name=entity.name, version=str(entity.version), image=entity.image, conda_file=conda_text,
+        description=entity.description, tags={str(k): str(v) for k, v in (entity.tags or {}).items()},
+        created_at=created.isoformat() if hasattr(created, "isoformat") else str(created or ""),
+        archived=archived,
+    )
+
+
+class _translated_errors:
+    """Turns azure-core and azure-ai-ml exceptions into one clear EnvlockError."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> Literal[False]:
+        if error is None or isinstance(error, (VersionExists, RegistryError, UsageError)):
+            return False
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ResourceExistsError,
+            ResourceNotFoundError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
+
+        if isinstance(error, (ResourceExistsError, ResourceNotFoundError)):
+            return False
+        if isinstance(error, ClientAuthenticationError):
+            raise RegistryError(f"cannot authenticate to {self.url}: {_short(error)}\n"
+                                "  fix: run az login, or set AZURE_CLIENT_ID/AZURE_TENANT_ID/"
+                                "AZURE_CLIENT_SECRET for a service principal") from None
+        if isinstance(error, (ServiceRequestError, ServiceResponseError)):
+            raise RegistryError(f"cannot reach {self.url}: {_short(error)}\n"
+                                "  fix: check the network and rerun; nothing was overwritten") from None
+        if isinstance(error, HttpResponseError):
+            raise RegistryError(f"{self.url} answered {error.status_code}: {_short(error)}\n"
+                                "  fix: rerun; registration is idempotent") from None
+        from azure.ai.ml.exceptions import MlException
+
+        if isinstance(error, MlException):
+            raise RegistryError(f"{self.url}: {_short(error)}") from None
+        return False
+
+
+def _short(error: BaseException) -> str:
+    text = str(getattr(error, "message", None) or error).strip()
+    return text.splitlines()[0][:300] if text else type(error).__name__

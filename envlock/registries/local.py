@@ -1,0 +1,116 @@
+"""The embedded registry: a SQLite file where version content is immutable at the database level.
+
+UNIQUE(name, version) stops a second create; triggers refuse any change to a version's content
+and any delete, so even a hand-written UPDATE cannot overwrite a registered environment.
+WAL mode and a busy timeout let several processes register at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from envlock.registries import EnvironmentVersion, RegistryError, VersionExists
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS environment_versions (
+    name        TEXT NOT NULL,
+    version     TEXT NOT NULL,
+    image       TEXT,
+    conda_file  TEXT,
+    build_files TEXT NOT NULL DEFAULT '{}',
+    description TEXT,
+    tags        TEXT NOT NULL DEFAULT '{}',
+    created_at  TEXT NOT NULL,
+    archived    INTEGER NOT NULL DEFAULT 0 CHECK (archived IN (0, 1)),
+    UNIQUE (name, version)
+);
+CREATE TRIGGER IF NOT EXISTS environment_content_is_immutable
+BEFORE UPDATE OF name, version, image, conda_file, build_files, created_at ON environment_versions
+BEGIN
+    SELECT RAISE(ABORT, 'environment version content is immutable');
+END;
+CREATE TRIGGER IF NOT EXISTS environment_versions_are_never_deleted
+BEFORE DELETE ON environment_versions
+BEGIN
+    SELECT RAISE(ABORT, 'environment versions are archived, never deleted');
+END;
+"""
+
+COLUMNS = "name, version, image, conda_file, build_files, description, tags, created_at, archived"
+
+
+class SqliteRegistry:
+    def __init__(self, path: Path, url: str | None = None) -> None:
+        self.path = path
+        self.url = url or f"sqlite://{path}"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as connection:
+                connection.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise RegistryError(f"cannot open the registry database {path}: {exc}") from None
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            connection.execute("PRAGMA busy_timeout=30000")
+            connection.execute("PRAGMA journal_mode=WAL")
+            yield connection
+        finally:
+            connection.close()
+
+    def list_versions(self, name: str, archived_flag: bool = True) -> list[EnvironmentVersion]:
+        with self._connect() as connection:
+            rows = connection.execute(
+                f"SELECT {COLUMNS} FROM environment_versions WHERE name = ?", (name,)
+            ).fetchall()
+        return [_from_row(row) for row in rows]
+
+    def get_version(self, name: str, version: str) -> EnvironmentVersion | None:
+        with self._connect() as connection:
+            row = connection.execute(
+                f"SELECT {COLUMNS} FROM environment_versions WHERE name = ? AND version = ?", (name, version)
+            ).fetchone()
+        return _from_row(row) if row else None
+
+    def create_version(self, draft: EnvironmentVersion) -> EnvironmentVersion:
+        created_at = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        try:
+            with self._connect() as connection:
+                connection.execute(
+                    f"INSERT INTO environment_versions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                    (draft.name, draft.version, draft.image, draft.conda_file,
+                     json.dumps(dict(draft.build_files), sort_keys=True), draft.description,
+                     json.dumps(draft.tags, sort_keys=True), created_at),
+                )
+        except sqlite3.IntegrityError:
+            raise VersionExists(f"{draft.name}:{draft.version} already exists") from None
+        created = self.get_version(draft.name, draft.version)
+        assert created is not None
+        return created
+
+    def set_archived(self, name: str, version: str, archived: bool) -> None:
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "UPDATE environment_versions SET archived = ? WHERE name = ? AND version = ?",
+                (int(archived), name, version),
+            )
+        if cursor.rowcount == 0:
+            raise RegistryError(f"no environment version {name}:{version} in {self.url}")
+
+
+def _from_row(row: tuple[object, ...]) -> EnvironmentVersion:
+    name, version, image, conda_file, build_files, description, tags, created_at, archived = row
+    return EnvironmentVersion(
+        name=str(name), version=str(version), image=image,  # type: ignore[arg-type]
+        conda_file=conda_file,  # type: ignore[arg-type]
+        build_files=tuple(sorted(json.loads(str(build_files)).items())),
+        description=description,  # type: ignore[arg-type]
+        tags=json.loads(str(tags)), created_at=str(created_at), archived=bool(archived),
+    )

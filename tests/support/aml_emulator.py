@@ -1,0 +1,333 @@
+"""An Azure ML emulator on 127.0.0.1 (HTTPS) for the real azure-ai-ml client.
+
+It speaks the REST shapes azure-ai-ml 1.x sends and reads (see ../shared/AML-WIRE.md) and
+enforces the service's semantics: environment version content is immutable (409 on a changed
+PUT), lists page through nextLink, archive/restore flip isArchived, archived versions are hidden
+from ActiveOnly lists. Faults (429 with Retry-After, 500, dropped connections, slow answers) are
+injected per request pattern, and every request is logged for counting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import ssl
+import stat
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tests.support.tls import make_certificates
+
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+RESOURCE_GROUP = "rg-envlock"
+WORKSPACE = "ws-envlock"
+IMMUTABLE = ("image", "condaFile", "build")
+WORKSPACE_PATH = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
+    r"Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/]+)/environments"
+    r"(?:/(?P<name>[^/]+)(?:/versions(?:/(?P<version>[^/]+))?)?)?$",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Fault:
+    method: str
+    path_pattern: str
+    kind: str  # "429", "500", "drop", "drop-after", "slow"
+    remaining: int = 1
+    seconds: float = 1.0
+
+
+@dataclass
+class Version:
+    name: str
+    version: str
+    properties: dict[str, Any]
+    created_at: str
+
+
+@dataclass
+class EmulatorState:
+    versions: dict[tuple[str, str], Version] = field(default_factory=dict)
+    containers_archived: set[str] = field(default_factory=set)
+    faults: list[Fault] = field(default_factory=list)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    page_size: int = 2
+
+
+class AmlEmulator:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.ca, cert, key = make_certificates(folder / "tls")
+        self.state = EmulatorState()
+        self.lock = threading.RLock()
+        handler = type("Handler", (_Handler,), {"emulator": self})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.base_url = f"https://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> AmlEmulator:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.state = EmulatorState()
+
+    @property
+    def workspace_url(self) -> str:
+        return f"azureml://subscriptions/{SUBSCRIPTION}/resourcegroups/{RESOURCE_GROUP}/workspaces/{WORKSPACE}"
+
+    def client_environment(self) -> dict[str, str]:
+        """Environment variables that point an unmodified envlock (and azure-ai-ml) here."""
+        stub = self.folder / "bin"
+        stub.mkdir(exist_ok=True)
+        az = stub / "az"
+        token = {
+            "accessToken": "emulator-token", "expiresOn": "2099-01-01 00:00:00.000000",
+            "expires_on": 4070908800, "subscription": SUBSCRIPTION, "tenant": "emulator-tenant",
+            "tokenType": "Bearer",
+        }
+        az.write_text(f"#!/bin/sh\necho '{json.dumps(token)}'\n")
+        az.chmod(az.stat().st_mode | stat.S_IEXEC)
+        return {
+            "ARM_CLOUD_METADATA_URL": f"{self.base_url}/metadata/endpoints?api-version=2019-05-01",
+            "REQUESTS_CA_BUNDLE": str(self.ca),
+            "AZURE_TOKEN_CREDENTIALS": "AzureCliCredential",
+            "PATH": f"{stub}{os.pathsep}{os.environ.get('PATH', '')}",
+            "ENVLOCK_REGISTRY": self.workspace_url,
+        }
+
+    # ------------------------------------------------------------------ test controls
+
+    def inject(self, method: str, path_pattern: str, kind: str, times: int = 1, seconds: float = 1.0) -> None:
+        with self.lock:
+            self.state.faults.append(Fault(method, path_pattern, kind, times, seconds))
+
+    def requests_matching(self, method: str | None = None, pattern: str = "") -> list[tuple[str, str]]:
+        with self.lock:
+            return [(m, p) for m, p in self.state.requests
+                    if (method is None or m == method) and re.search(pattern, p)]
+
+    def version_numbers(self, name: str) -> list[str]:
+        with self.lock:
+            return sorted((v for n, v in self.state.versions if n == name), key=_version_key)
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.state.faults:
+                if fault.remaining > 0 and fault.method == method and re.search(fault.path_pattern, path):
+                    fault.remaining -= 1
+                    return fault
+        return None
+
+    # ------------------------------------------------------------------ resources
+
+    def version_resource(self, entry: Version) -> dict[str, Any]:
+        return {
+            "id": (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
+                   f"Microsoft.MachineLearningServices/workspaces/{WORKSPACE}/environments/"
+                   f"{entry.name}/versions/{entry.version}"),
+            "name": entry.version,
+            "type": "Microsoft.MachineLearningServices/workspaces/environments/versions",
+            "properties": {**entry.properties, "environmentType": "UserCreated",
+                           "provisioningState": "Succeeded"},
+            "systemData": {"createdAt": entry.created_at, "createdBy": "envlock-tests",
+                           "createdByType": "User", "lastModifiedAt": entry.created_at},
+        }
+
+    def container_resource(self, name: str) -> dict[str, Any] | None:
+        numbers = [v for n, v in self.state.versions if n == name]
+        if not numbers:
+            return None
+        integers = [int(v) for v in numbers if v.isdigit()]
+        latest = max(numbers, key=lambda v: self.state.versions[(name, v)].created_at)
+        return {
+            "id": (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
+                   f"Microsoft.MachineLearningServices/workspaces/{WORKSPACE}/environments/{name}"),
+            "name": name,
+            "type": "Microsoft.MachineLearningServices/workspaces/environments",
+            "properties": {"latestVersion": latest, "nextVersion": str(max(integers, default=0) + 1),
+                           "isArchived": name in self.state.containers_archived, "tags": {},
+                           "properties": {}},
+            "systemData": {"createdAt": _now()},
+        }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    emulator: AmlEmulator
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"null") if length else None
+        emulator = self.emulator
+        with emulator.lock:
+            emulator.state.requests.append((method, url.path))
+        fault = emulator.take_fault(method, url.path)
+        if fault and fault.kind == "slow":
+            time.sleep(fault.seconds)
+        elif fault and fault.kind == "drop":
+            self._drop()
+            return
+        elif fault and fault.kind in ("429", "500"):
+            headers = {"Retry-After": str(int(fault.seconds))} if fault.kind == "429" else {}
+            self._reply(int(fault.kind), {"error": {"code": "Injected", "message": f"injected {fault.kind}"}},
+                        headers)
+            return
+        status, payload = self._handle(method, url.path, query, body)
+        if fault and fault.kind == "drop-after":
+            self._drop()
+            return
+        self._reply(status, payload)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(2)
+
+    def _reply(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode() if payload is not None else b""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-ms-request-id", f"req-{time.monotonic_ns()}")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    # ------------------------------------------------------------------ routes
+
+    def _handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        emulator = self.emulator
+        if path == "/metadata/endpoints":
+            return 200, [_cloud(emulator.base_url)]
+        match = WORKSPACE_PATH.match(path)
+        if not match:
+            return 404, _error("NotFound", f"no route for {method} {path}")
+        name, version = match["name"], match["version"]
+        with emulator.lock:
+            if name is None:
+                return self._list_containers(query)
+            if match.group(0).endswith("/versions") and version is None:
+                return self._list_versions(name, query, path)
+            if version is None:
+                return self._container(method, name, body)
+            return self._version(method, name, version, body)
+
+    def _list_containers(self, query: dict[str, str]) -> tuple[int, Any]:
+        names = sorted({n for n, _ in self.emulator.state.versions})
+        value = [self.emulator.container_resource(n) for n in names]
+        return 200, {"value": value, "nextLink": None}
+
+    def _container(self, method: str, name: str, body: Any) -> tuple[int, Any]:
+        state = self.emulator.state
+        if method == "PUT":
+            archived = bool(((body or {}).get("properties") or {}).get("isArchived"))
+            for (n, _), entry in state.versions.items():
+                if n == name:
+                    entry.properties["isArchived"] = archived
+            (state.containers_archived.add if archived else state.containers_archived.discard)(name)
+        resource = self.emulator.container_resource(name)
+        if resource is None:
+            return 404, _error("UserError", f"Environment container {name} not found")
+        return 200, resource
+
+    def _list_versions(self, name: str, query: dict[str, str], path: str) -> tuple[int, Any]:
+        state = self.emulator.state
+        entries = [e for (n, _), e in state.versions.items() if n == name]
+        view = query.get("listViewType", "All" if "$orderBy" in query else "ActiveOnly")
+        if view == "ActiveOnly":
+            entries = [e for e in entries if not e.properties.get("isArchived")]
+        elif view == "ArchivedOnly":
+            entries = [e for e in entries if e.properties.get("isArchived")]
+        entries.sort(key=lambda e: e.created_at, reverse=True)
+        if "$top" in query:
+            entries = entries[: int(query["$top"])]
+        start = int(query.get("$skipToken", "0"))
+        page = entries[start:start + state.page_size]
+        next_link = None
+        if start + state.page_size < len(entries):
+            rest = "&".join(f"{k}={v}" for k, v in query.items() if k != "$skipToken")
+            next_link = f"{self.emulator.base_url}{path}?{rest}&$skipToken={start + state.page_size}"
+        return 200, {"value": [self.emulator.version_resource(e) for e in page], "nextLink": next_link}
+
+    def _version(self, method: str, name: str, version: str, body: Any) -> tuple[int, Any]:
+        state = self.emulator.state
+        existing = state.versions.get((name, version))
+        if method == "GET":
+            if existing is None:
+                return 404, _error("UserError", f"Environment {name}:{version} not found")
+            return 200, self.emulator.version_resource(existing)
+        if method != "PUT":
+            return 405, _error("MethodNotAllowed", method)
+        properties = dict((body or {}).get("properties") or {})
+        if existing is not None:
+            if any(existing.properties.get(k) != properties.get(k) for k in IMMUTABLE):
+                return 409, _error(
+                    "UserError",
+                    f"Environment {name} with version {version} is already registered and cannot be changed.",
+                )
+            existing.properties.update({k: v for k, v in properties.items() if k not in IMMUTABLE})
+            return 200, self.emulator.version_resource(existing)
+        entry = Version(name, version, properties, _now())
+        state.versions[(name, version)] = entry
+        return 201, self.emulator.version_resource(entry)
+
+
+def _cloud(base_url: str) -> dict[str, Any]:
+    return {
+        "name": f"EnvlockEmulator{base_url.rsplit(':', 1)[-1]}",
+        "portal": "https://portal.emulator.azure.test",
+        "resourceManager": f"{base_url}/",
+        "authentication": {"loginEndpoint": f"{base_url}/login/", "audiences": [f"{base_url}/"]},
+        "suffixes": {"storage": "core.emulator.test"},
+        "registryDiscoveryEndpoint": f"{base_url}/",
+    }
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _version_key(version: str) -> tuple[int, str]:
+    return (int(version), "") if version.isdigit() else (1 << 30, version)

@@ -1,0 +1,243 @@
+"""`envlock register`, `versions`, `export`, `gc` on both registries, with faults and races."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import RepoBuilder
+from tests.support.aml_emulator import AmlEmulator
+from tests.support.registries import conda_env, locked_repo, run_cli
+
+VERSION_PATH = re.compile(r"/environments/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$")
+
+
+def registered(result_stdout: str) -> dict[str, dict[str, str]]:
+    return json.loads(result_stdout)
+
+
+# ---------------------------------------------------------------- embedded registry (in-process CLI)
+
+
+def test_register_is_content_addressed(repo: RepoBuilder) -> None:
+    locked_repo(repo, ["train", "score"])
+    first = repo.run("register", "--json")
+    assert first.exit_code == 0, first.output
+    assert {n: (e["version"], e["status"]) for n, e in registered(first.stdout).items()} == {
+        "train": ("1", "created"), "score": ("1", "created"),
+    }
+    assert registered(first.stdout)["train"]["reference"] == "azureml:train:1"
+
+    again = repo.run("register", "--json")
+    assert {n: (e["version"], e["status"]) for n, e in registered(again.stdout).items()} == {
+        "train": ("1", "unchanged"), "score": ("1", "unchanged"),
+    }
+
+    (repo.root / "environments/train/conda.yaml").write_text(conda_env(extra="  - scipy\n"))
+    stale = repo.run("register")
+    assert stale.exit_code == 1 and "run envlock lock train" in stale.stderr
+    assert repo.run("lock").exit_code == 0
+    changed = repo.run("register", "--json", "--output", str(repo.root / "registered.json"))
+    result = registered(changed.stdout)
+    assert (result["train"]["version"], result["train"]["status"]) == ("2", "created")
+    assert result["score"]["status"] == "unchanged"
+    assert json.loads((repo.root / "registered.json").read_text()) == result
+    lock_text = (repo.root / "environments/train/conda-lock.yml").read_text()
+    assert f"envlock.lock-sha256: {result['train']['lock_sha256']}" in lock_text
+
+    # the embedded default lives in the repository and holds exactly what build renders
+    database = sqlite3.connect(repo.root / ".envlock/registry.db")
+    rows = database.execute("SELECT name, version, conda_file, tags FROM environment_versions "
+                            "ORDER BY name, version").fetchall()
+    assert [(r[0], r[1]) for r in rows] == [("score", "1"), ("train", "1"), ("train", "2")]
+    assert repo.run("build").exit_code == 0
+    assert rows[-1][2] == (repo.root / "build/train/conda.yaml").read_text()
+    assert json.loads(rows[-1][3])["envlock.version"]
+
+
+def test_dry_run_changes_nothing(repo: RepoBuilder) -> None:
+    locked_repo(repo, ["train"])
+    result = repo.run("register", "--dry-run", "--json")
+    assert registered(result.stdout)["train"]["status"] == "would create"
+    versions = repo.run("versions", "train", "--json")
+    assert json.loads(versions.stdout) == []
+
+
+def test_versions_export_and_gc(repo: RepoBuilder) -> None:
+    locked_repo(repo, ["train"])
+    for extra in ("", "  - scipy\n", "  - pandas\n"):
+        (repo.root / "environments/train/conda.yaml").write_text(conda_env(extra=extra))
+        assert repo.run("lock").exit_code == 0
+        assert repo.run("register").exit_code == 0
+    rows = json.loads(repo.run("versions", "train", "--json").stdout)
+    assert [r["version"] for r in rows] == ["3", "2", "1"]
+    assert all(len(r["lock_sha256"]) == 64 and not r["archived"] for r in rows)
+
+    exported = repo.run("export", "train:1", "--as", "train-v1")
+    assert exported.exit_code == 0, exported.output
+    folder = repo.root / "environments/train-v1"
+    env_yml = yaml.safe_load((folder / "env.yml").read_text())
+    assert env_yml["name"] == "train-v1" and env_yml["conda_file"] == "conda.yaml"
+    pins = yaml.safe_load((folder / "conda.yaml").read_text())["dependencies"]
+    assert any(re.fullmatch(r"numpy=1\.26\.\d+=\S+", p) for p in pins)
+    assert repo.run("export", "train:1", "--as", "train-v1").exit_code == 1  # refuses to overwrite
+    assert repo.run("export", "train:1", "--as", "train-v1", "--force").exit_code == 0
+    assert repo.run("lock", "train-v1").exit_code == 0  # the export is a declaration like any other
+    relocked = repo.run("register", "train-v1", "--json")
+    assert registered(relocked.stdout)["train-v1"]["status"] == "created"
+
+    dry = json.loads(repo.run("gc", "train", "--keep", "1", "--json").stdout)
+    assert [v["version"] for v in dry["versions"]] == ["2", "1"] and dry["applied"] is False
+    assert not any(r["archived"] for r in json.loads(repo.run("versions", "train", "--json").stdout))
+    applied = json.loads(repo.run("gc", "train", "--keep", "0", "--apply", "--json").stdout)
+    assert [v["version"] for v in applied["versions"]] == ["2", "1"]  # 3 is the current lock: kept
+    flags = {r["version"]: r["archived"] for r in json.loads(repo.run("versions", "train", "--json").stdout)}
+    assert flags == {"3": False, "2": True, "1": True}
+    assert json.loads(repo.run("gc", "train", "--keep", "0", "--older-than", "1", "--json").stdout)["versions"] == []
+
+
+def test_race_on_one_sqlite_file(repo: RepoBuilder) -> None:
+    names = [f"env{i}" for i in range(4)]
+    locked_repo(repo, names)
+    outcomes = _race(repo.root, {})
+    assert all(o.returncode == 0 for o in outcomes), [o.stderr for o in outcomes]
+    database = sqlite3.connect(repo.root / ".envlock/registry.db")
+    rows = database.execute("SELECT name, version FROM environment_versions").fetchall()
+    assert sorted(rows) == [(name, "1") for name in names]
+    statuses = sorted(s for o in outcomes for s in (e["status"] for e in json.loads(o.stdout).values()))
+    assert statuses.count("created") == len(names) and statuses.count("unchanged") == len(names)
+
+
+def _race(root: Path, env: dict[str, str]) -> list[subprocess.CompletedProcess[str]]:
+    import os
+
+    command = [sys.executable, "-m", "envlock", "-C", str(root), "register", "--json"]
+    processes = [subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=180)
+        results.append(subprocess.CompletedProcess(command, process.returncode, out, err))
+    return results
+
+
+# ---------------------------------------------------------------- AML workspace (real SDK, emulator)
+
+
+def _versions_in(aml: AmlEmulator, name: str) -> list[str]:
+    return aml.version_numbers(name)
+
+
+def test_register_against_aml_by_environment_variables_alone(repo: RepoBuilder, aml: AmlEmulator) -> None:
+    locked_repo(repo, ["train", "score"])
+    wiring = aml.client_environment()
+    first = run_cli(repo.root, "register", "--json", env=wiring)
+    assert first.returncode == 0, first.stderr
+    assert {n: e["status"] for n, e in json.loads(first.stdout).items()} == {"train": "created", "score": "created"}
+    env_requests = aml.requests_matching(pattern="/environments/")
+    per_env_created = len(env_requests) / 2
+
+    before = len(aml.requests_matching(pattern="/environments/"))
+    again = run_cli(repo.root, "register", "--json", env=wiring)
+    assert {n: e["status"] for n, e in json.loads(again.stdout).items()} == {"train": "unchanged", "score": "unchanged"}
+    per_env_unchanged = (len(aml.requests_matching(pattern="/environments/")) - before) / 2
+    assert per_env_unchanged == 1  # one list call per environment
+    assert per_env_created == 3  # list, PUT, read back
+    assert _versions_in(aml, "train") == ["1"]
+
+    assert repo.run("build").exit_code == 0
+    stored = aml.state.versions[("train", "1")]
+    assert stored.properties["image"].endswith("@sha256:" + "ab" * 32)
+    assert yaml.safe_load(stored.properties["condaFile"]) == yaml.safe_load(
+        (repo.root / "build/train/conda.yaml").read_text())
+    assert stored.properties["tags"]["envlock.lock-sha256"] == json.loads(first.stdout)["train"]["lock_sha256"]
+
+    versions = run_cli(repo.root, "versions", "train", "--json", env=wiring)
+    assert [r["version"] for r in json.loads(versions.stdout)] == ["1"]
+
+
+def test_next_version_is_above_whatever_exists(repo: RepoBuilder, aml: AmlEmulator) -> None:
+    locked_repo(repo, ["train"])
+    from envlock.registries import EnvironmentVersion, open_registry
+
+    registry = open_registry(aml.workspace_url, repo.root)
+    for version in ("1", "7", "2024-07-rc"):
+        registry.create_version(EnvironmentVersion("train", version, "img", "dependencies: [python]\n",
+                                                   tags={"envlock.lock-sha256": version}))
+    result = run_cli(repo.root, "register", "--json", env=aml.client_environment())
+    assert json.loads(result.stdout)["train"]["version"] == "8"
+
+
+@pytest.mark.parametrize("kind", ["429", "500", "drop", "drop-after", "slow"])
+def test_faults_complete_or_fail_clearly_and_a_rerun_completes(repo: RepoBuilder, aml: AmlEmulator,
+                                                                kind: str) -> None:
+    locked_repo(repo, ["train", "score"])
+    aml.inject("PUT", r"/environments/train/versions/", kind, times=1, seconds=1)
+    aml.inject("GET", r"/environments/score/versions$", kind, times=1, seconds=1)
+    wiring = aml.client_environment()
+    first = run_cli(repo.root, "register", "--json", env=wiring)
+    print(f"FAULT {kind}: first run exit {first.returncode}: {first.stderr.strip()[-200:]}")
+    if first.returncode != 0:
+        assert "envlock: error:" in first.stderr and "Traceback" not in first.stderr
+        rerun = run_cli(repo.root, "register", "--json", env=wiring)
+        assert rerun.returncode == 0, rerun.stderr
+    assert _versions_in(aml, "train") == ["1"] and _versions_in(aml, "score") == ["1"]
+    final = run_cli(repo.root, "register", "--json", env=wiring)
+    assert {e["status"] for e in json.loads(final.stdout).values()} == {"unchanged"}
+
+
+def test_conflict_on_the_chosen_number_moves_to_the_next(repo: RepoBuilder, aml: AmlEmulator) -> None:
+    """Another writer takes the number between our list and our PUT: we never overwrite it."""
+    locked_repo(repo, ["train"])
+    from envlock.commands.build import rendered_for
+    from envlock.commands.register import draft_version, register_one
+    from envlock.registries import EnvironmentVersion, open_registry
+    from envlock.repo import Repo
+
+    registry = open_registry(aml.workspace_url, repo.root)
+    intruder = EnvironmentVersion("train", "1", "someone/else:1", "dependencies: [python]\n",
+                                  tags={"envlock.lock-sha256": "f" * 64})
+    original_create = registry.create_version
+    calls = []
+
+    def create_after_intruder(draft: EnvironmentVersion) -> EnvironmentVersion:
+        if not calls:
+            original_create(intruder)
+        calls.append(draft.version)
+        return original_create(draft)
+
+    registry.create_version = create_after_intruder  # type: ignore[method-assign]
+    draft = draft_version(rendered_for(Repo(repo.root), ["train"])[0], None)
+    result = register_one(registry, draft)
+    assert (result.version, result.status) == ("2", "created")
+    assert calls == ["1", "2"]
+    intruder_stored = registry.get_version("train", "1")
+    assert intruder_stored is not None and intruder_stored.image == "someone/else:1"
+
+
+def test_race_against_the_emulator(repo: RepoBuilder, aml: AmlEmulator) -> None:
+    names = [f"env{i}" for i in range(3)]
+    locked_repo(repo, names)
+    outcomes = _race(repo.root, aml.client_environment())
+    assert all(o.returncode == 0 for o in outcomes), [o.stderr for o in outcomes]
+    for name in names:
+        assert _versions_in(aml, name) == ["1"]
+    assert not aml.requests_matching("PUT", r"/versions/2$")
+
+
+def test_a_workspace_that_keeps_failing_is_a_clear_error(repo: RepoBuilder, aml: AmlEmulator) -> None:
+    locked_repo(repo, ["train"])
+    wiring = aml.client_environment()
+    wiring["ENVLOCK_REGISTRY"] = wiring["ENVLOCK_REGISTRY"].replace("ws-envlock", "ws-other")
+    aml.inject("GET", r"/environments/train/versions$", "500", times=20)
+    result = run_cli(repo.root, "register", env=wiring)
+    assert result.returncode == 1
+    assert "envlock: error:" in result.stderr and "500" in result.stderr
+    assert "Traceback" not in result.stderr
