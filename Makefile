@@ -18,7 +18,7 @@ demo: install
 	$(BIN)/python demo/run_demo.py
 
 lint: install
-	$(BIN)/ruff check envlock tests demo bench
+	$(BIN)/ruff check envlock tests demo $(wildcard bench)
 	$(BIN)/mypy envlock
 
 test: install lint
