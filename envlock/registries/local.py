@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -48,19 +49,31 @@ class SqliteRegistry:
     def __init__(self, path: Path, url: str | None = None) -> None:
         self.path = path
         self.url = url or f"sqlite://{path}"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as connection:
-                connection.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise RegistryError(f"cannot open the registry database {path}: {exc}") from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        # Switching to WAL (persistent in the file) ignores the busy timeout, so a process that
+        # opens the database while another sets it up waits and tries again.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with self._connect() as connection:
+                    connection.execute("PRAGMA journal_mode=WAL")
+                    connection.executescript(SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise RegistryError(f"cannot open the registry database {self.path}: {exc}") from None
+                time.sleep(0.05)
+            except sqlite3.Error as exc:
+                raise RegistryError(f"cannot open the registry database {self.path}: {exc}") from None
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             connection.execute("PRAGMA busy_timeout=30000")
-            connection.execute("PRAGMA journal_mode=WAL")
             yield connection
         finally:
             connection.close()
