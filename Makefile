@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.envlock-installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-deps lint bench clean
 
 install: $(STAMP)
 
@@ -21,7 +21,13 @@ lint: install
 	$(BIN)/ruff check envlock tests demo $(wildcard bench)
 	$(BIN)/mypy envlock
 
-test: install lint
+# The clone-curated tests run a real OCI registry: Debian's docker-registry (distribution 2.8).
+test-deps:
+	@command -v docker-registry >/dev/null || { \
+		echo "installing docker-registry (Debian) for the OCI registry tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null; }
+
+test: install test-deps lint
 	$(BIN)/pytest -q
 
 bench: install

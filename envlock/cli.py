@@ -239,5 +239,50 @@ def gc(ctx: click.Context, names: tuple[str, ...], keep: int, older_than: float 
         click.echo("dry run: pass --apply to archive them", err=True)
 
 
+@cli.command("clone-curated")
+@click.argument("curated")
+@click.option("--version", "version", help="Clone this version (default: the latest label).")
+@click.option("--label", default="latest", show_default=True, help="Clone the version this label names.")
+@click.option("--as", "new_name", metavar="NAME", help="Name of the owned environment (default: the curated name).")
+@click.option("--registry-name", default="azureml", show_default=True, help="The AML registry holding it.")
+@click.option("--force", is_flag=True, help="Replace an existing environments/<NAME>/ that is not this clone.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def clone_curated(ctx: click.Context, curated: str, version: str | None, label: str, new_name: str | None,
+                  registry_name: str, force: bool, as_json: bool) -> None:
+    """Copy a curated environment into an owned declaration pinned by image digest, then lock it."""
+    from envlock.commands.clone_curated import run_clone_curated
+
+    repo = _repo(ctx)
+    result = run_clone_curated(repo, curated, version=version, label=label, new_name=new_name,
+                               registry_name=registry_name, force=force, show_progress=not as_json)
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    click.echo(f"{result.status}: environments/{result.name}/ from {result.source_name} version "
+               f"{result.source_version}\n  image {result.image}\n  next: envlock register {result.name}")
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
+@click.pass_context
+def outdated(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
+    """Newer curated versions, moved tags, and what tag-declared images point at now (exit 1 if outdated)."""
+    from envlock.commands.outdated import run_outdated
+
+    repo = _repo(ctx)
+    entries = run_outdated(repo, repo.select(names))
+    if as_json:
+        echo_json([e.as_dict() for e in entries])
+    elif entries:
+        echo_table(["environment", "state", "recorded", "now", "fix"],
+                   [(e.environment, e.kind, e.current[:24], e.latest[:24], e.fix) for e in entries])
+    else:
+        click.echo("nothing cloned and no image by tag")
+    if any(e.outdated for e in entries):
+        sys.exit(1)
+
+
 def main() -> None:
     cli(prog_name="envlock")

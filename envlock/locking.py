@@ -40,7 +40,7 @@ def lock_environment(request: LockRequest) -> Lock:
         packages=tuple(package for packages in per_platform for package in packages),
         inputs_sha256=spec.inputs_sha256(),
         resolvers=resolver_versions(conda=not spec.is_pip_only, pip=bool(spec.pip_dependencies)),
-        sources=(spec.conda_file.name,) if spec.conda_file else ("requirements.in",),
+        sources=(spec.conda_file.name,) if spec.conda_file else ("requirements.in",) if spec.pip_dependencies else (),
         python=spec.python,
     )
 

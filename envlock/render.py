@@ -50,7 +50,11 @@ def render_environment(spec: EnvironmentSpec, lock: Lock) -> RenderedEnvironment
         env_yml["description"] = spec.description
     env_yml["tags"] = dict(sorted(tags.items()))
     files: dict[str, str] = {}
-    if lock.is_pip_only:
+    if lock.is_pip_only and not lock.packages:
+        env_yml["image"] = spec.image
+        conda_file = None
+        image = spec.image
+    elif lock.is_pip_only:
         files["requirements.txt"] = header + render_pip_lines(lock, with_hashes=True)
         files["Dockerfile"] = header + render_dockerfile(spec.image)
         env_yml["build"] = {"path": ".", "dockerfile_path": "Dockerfile"}

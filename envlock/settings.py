@@ -20,7 +20,8 @@ DEFAULT_PLATFORMS = ("linux-64",)
 DEFAULT_PIP_INDEX_URL = "https://pypi.org/simple"
 
 ENVIRONMENT_KEYS = ("platforms", "virtual_packages", "python", "provenance")
-ROOT_KEYS = ("platforms", "virtual_packages", "mirrors", "pip_index_url", "registry", "environments")
+ROOT_KEYS = ("platforms", "virtual_packages", "mirrors", "image_mirrors", "pip_index_url", "registry",
+             "environments")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Settings:
     platforms: tuple[str, ...] = DEFAULT_PLATFORMS
     virtual_packages: tuple[tuple[str, str], ...] = ()
     mirrors: tuple[tuple[str, str], ...] = ()
+    # image registry host -> URL to read manifests from (an internal mirror of mcr.microsoft.com)
+    image_mirrors: tuple[tuple[str, str], ...] = ()
     pip_index_url: str = DEFAULT_PIP_INDEX_URL
     registry: str | None = None
     per_environment: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -98,6 +101,13 @@ def load_settings(root: Path) -> Settings:
         values["mirrors"] = tuple(
             sorted((str(k), _mirror_url(root, path, k, v)) for k, v in mirrors.items())
         )
+    if "image_mirrors" in data:
+        image_mirrors = _mapping(path, ["image_mirrors"], data["image_mirrors"])
+        for host, url in image_mirrors.items():
+            if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+                raise declaration_error(path, ["image_mirrors", str(host)], "must be an http(s) URL",
+                                        "for example mcr.microsoft.com: https://mirror.internal")
+        values["image_mirrors"] = tuple(sorted((str(k), str(v).rstrip("/")) for k, v in image_mirrors.items()))
     if "pip_index_url" in data:
         url = data["pip_index_url"]
         if not isinstance(url, str) or not url.startswith("https://"):

@@ -69,6 +69,10 @@ class EnvironmentSpec:
         return self.conda_file is None
 
     @property
+    def is_image_only(self) -> bool:
+        return self.conda_file is None and not self.pip_dependencies
+
+    @property
     def python(self) -> str | None:
         return self.settings.python
 
@@ -143,8 +147,9 @@ def load_environment(repo: Repo, name: str, settings: Settings | None = None) ->
                                channels, conda_deps, pip_deps, env_settings, tuple(problems))
 
     if not requirements_path.is_file():
-        raise declaration_error(env_path, ["conda_file"], "no conda_file and no requirements.in",
-                                f"add conda_file: conda.yaml, or a {REQUIREMENTS_IN} beside {ENV_FILE}")
+        # Image only: the image digest is the whole lock (e.g. a clone of a curated image).
+        return EnvironmentSpec(name, folder, image, _text(description), _tags(tags), None, (), (), (),
+                               env_settings, ())
     if env_settings.python is None:
         raise DeclarationError(
             requirements_path, "a pip-only environment must declare its target Python", field="python",

@@ -75,4 +75,4 @@ dependencies:
 """
 
 
-pytest_plugins = ["tests.support.registries"]
+pytest_plugins = ["tests.support.registries", "tests.support.oci_registry"]

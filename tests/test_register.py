@@ -153,7 +153,7 @@ def test_register_against_aml_by_environment_variables_alone(repo: RepoBuilder, 
     assert _versions_in(aml, "train") == ["1"]
 
     assert repo.run("build").exit_code == 0
-    stored = aml.state.versions[("train", "1")]
+    stored = aml.workspace_version("train", "1")
     assert stored.properties["image"].endswith("@sha256:" + "ab" * 32)
     assert yaml.safe_load(stored.properties["condaFile"]) == yaml.safe_load(
         (repo.root / "build/train/conda.yaml").read_text())

@@ -6,6 +6,7 @@ Only this module imports azure-ai-ml (about 2 s), and only commands that talk to
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,20 @@ WORKSPACE_URL = re.compile(
     re.IGNORECASE,
 )
 REGISTRY_URL = re.compile(r"^azureml://registries/(?P<reg>[^/]+)/?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Definition:
+    """An environment as an AML registry defines it (curated ones are build contexts)."""
+
+    name: str
+    version: str
+    image: str | None
+    conda_file: str | None
+    context_uri: str | None
+    dockerfile_path: str | None
+    description: str | None
+    tags: dict[str, str]
 
 
 class AzureMLRegistry:
@@ -98,6 +113,27 @@ class AzureMLRegistry:
             except ResourceExistsError:
                 raise VersionExists(f"{draft.name}:{draft.version} already exists") from None
         return _from_entity(created)
+
+    def get_definition(self, name: str, version: str | None = None, label: str | None = None) -> Definition | None:
+        """The full definition of one version (by number or label), or None when it does not exist."""
+        from azure.ai.ml.exceptions import ValidationException
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with _translated_errors(self.url):
+            try:
+                entity = self.client.environments.get(name, version=version) if version else \
+                    self.client.environments.get(name, label=label or "latest")
+            except (ResourceNotFoundError, ValidationException):
+                return None
+        stored = _from_entity(entity)
+        build = entity.build
+        return Definition(stored.name, stored.version, stored.image, stored.conda_file,
+                          getattr(build, "path", None), getattr(build, "dockerfile_path", None),
+                          stored.description, stored.tags)
+
+    def list_names(self) -> list[str]:
+        with _translated_errors(self.url):
+            return sorted(str(item.name) for item in self.client.environments.list())
 
     def set_archived(self, name: str, version: str, archived: bool) -> None:
         with _translated_errors(self.url):

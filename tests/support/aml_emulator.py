@@ -30,12 +30,14 @@ SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 RESOURCE_GROUP = "rg-envlock"
 WORKSPACE = "ws-envlock"
 IMMUTABLE = ("image", "condaFile", "build")
-WORKSPACE_PATH = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
-    r"Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/]+)/environments"
-    r"(?:/(?P<name>[^/]+)(?:/versions(?:/(?P<version>[^/]+))?)?)?$",
+ENVIRONMENTS_PATH = re.compile(
+    r"^(?P<prefix>/mferp/managementfrontend)?/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
+    r"Microsoft\.MachineLearningServices/(?P<kind>workspaces|registries)/(?P<scope>[^/]+)/environments"
+    r"(?P<versions_part>(?:/(?P<name>[^/]+)(?:/versions(?:/(?P<version>[^/]+))?)?)?)$",
     re.IGNORECASE,
 )
+DISCOVERY_PATH = re.compile(r"^/registrymanagement/v1\.0/registries/(?P<registry>[^/]+)/discovery$")
+REGISTRY_RESOURCE_GROUP = "rg-registry"
 
 
 @dataclass
@@ -49,16 +51,21 @@ class Fault:
 
 @dataclass
 class Version:
+    scope: str  # "workspace" or "registry:<name>"
     name: str
     version: str
     properties: dict[str, Any]
     created_at: str
 
 
+WORKSPACE_SCOPE = "workspace"
+
+
 @dataclass
 class EmulatorState:
-    versions: dict[tuple[str, str], Version] = field(default_factory=dict)
-    containers_archived: set[str] = field(default_factory=set)
+    versions: dict[tuple[str, str, str], Version] = field(default_factory=dict)
+    containers_archived: set[tuple[str, str]] = field(default_factory=set)
+    blobs: dict[str, bytes] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     page_size: int = 2
@@ -114,6 +121,8 @@ class AmlEmulator:
             "ARM_CLOUD_METADATA_URL": f"{self.base_url}/metadata/endpoints?api-version=2019-05-01",
             "REQUESTS_CA_BUNDLE": str(self.ca),
             "AZURE_TOKEN_CREDENTIALS": "AzureCliCredential",
+            # azure-ai-ml 1.35 reads the registry discovery endpoint of a custom cloud from here only
+            "REGISTRY_DISCOVERY_ENDPOINT_URL": f"{self.base_url}/",
             "PATH": f"{stub}{os.pathsep}{os.environ.get('PATH', '')}",
             "ENVLOCK_REGISTRY": self.workspace_url,
         }
@@ -129,9 +138,31 @@ class AmlEmulator:
             return [(m, p) for m, p in self.state.requests
                     if (method is None or m == method) and re.search(pattern, p)]
 
-    def version_numbers(self, name: str) -> list[str]:
+    def version_numbers(self, name: str, scope: str = WORKSPACE_SCOPE) -> list[str]:
         with self.lock:
-            return sorted((v for n, v in self.state.versions if n == name), key=_version_key)
+            return sorted((v for s, n, v in self.state.versions if (s, n) == (scope, name)), key=_version_key)
+
+    def workspace_version(self, name: str, version: str) -> Version:
+        return self.state.versions[(WORKSPACE_SCOPE, name, version)]
+
+    def add_curated(self, name: str, version: str, *, files: dict[str, str] | None = None,
+                    image: str | None = None, conda_file: str | None = None, description: str = "",
+                    tags: dict[str, str] | None = None, registry: str = "azureml") -> None:
+        """A curated environment as the azureml registry holds it: usually a build context."""
+        properties: dict[str, Any] = {"description": description, "tags": tags or {}, "osType": "Linux",
+                                      "isAnonymous": False, "isArchived": False, "properties": {}}
+        if files:
+            context = f"blobs/{registry}/{name}/{version}/context"
+            for file_name, text in files.items():
+                self.state.blobs[f"/{context}/{file_name}"] = text.encode()
+            properties["build"] = {"contextUri": f"{self.base_url}/{context}/", "dockerfilePath": "Dockerfile"}
+        if image:
+            properties["image"] = image
+        if conda_file:
+            properties["condaFile"] = conda_file
+        with self.lock:
+            scope = f"registry:{registry}"
+            self.state.versions[(scope, name, version)] = Version(scope, name, version, properties, _now())
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
@@ -144,10 +175,15 @@ class AmlEmulator:
     # ------------------------------------------------------------------ resources
 
     def version_resource(self, entry: Version) -> dict[str, Any]:
+        if entry.scope == WORKSPACE_SCOPE:
+            resource_id = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
+                           f"Microsoft.MachineLearningServices/workspaces/{WORKSPACE}/environments/"
+                           f"{entry.name}/versions/{entry.version}")
+        else:
+            registry = entry.scope.split(":", 1)[1]
+            resource_id = f"azureml://registries/{registry}/environments/{entry.name}/versions/{entry.version}"
         return {
-            "id": (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
-                   f"Microsoft.MachineLearningServices/workspaces/{WORKSPACE}/environments/"
-                   f"{entry.name}/versions/{entry.version}"),
+            "id": resource_id,
             "name": entry.version,
             "type": "Microsoft.MachineLearningServices/workspaces/environments/versions",
             "properties": {**entry.properties, "environmentType": "UserCreated",
@@ -156,19 +192,19 @@ class AmlEmulator:
                            "createdByType": "User", "lastModifiedAt": entry.created_at},
         }
 
-    def container_resource(self, name: str) -> dict[str, Any] | None:
-        numbers = [v for n, v in self.state.versions if n == name]
+    def container_resource(self, scope: str, name: str) -> dict[str, Any] | None:
+        numbers = [v for s, n, v in self.state.versions if (s, n) == (scope, name)]
         if not numbers:
             return None
         integers = [int(v) for v in numbers if v.isdigit()]
-        latest = max(numbers, key=lambda v: self.state.versions[(name, v)].created_at)
+        latest = max(numbers, key=lambda v: self.state.versions[(scope, name, v)].created_at)
         return {
             "id": (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
                    f"Microsoft.MachineLearningServices/workspaces/{WORKSPACE}/environments/{name}"),
             "name": name,
             "type": "Microsoft.MachineLearningServices/workspaces/environments",
             "properties": {"latestVersion": latest, "nextVersion": str(max(integers, default=0) + 1),
-                           "isArchived": name in self.state.containers_archived, "tags": {},
+                           "isArchived": (scope, name) in self.state.containers_archived, "tags": {},
                            "properties": {}},
             "systemData": {"createdAt": _now()},
         }
@@ -221,9 +257,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(2)
 
     def _reply(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode() if payload is not None else b""
+        raw = isinstance(payload, bytes)
+        data = payload if raw else (json.dumps(payload).encode() if payload is not None else b"")
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "application/octet-stream" if raw else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("x-ms-request-id", f"req-{time.monotonic_ns()}")
         for key, value in (headers or {}).items():
@@ -237,41 +274,51 @@ class _Handler(BaseHTTPRequestHandler):
         emulator = self.emulator
         if path == "/metadata/endpoints":
             return 200, [_cloud(emulator.base_url)]
-        match = WORKSPACE_PATH.match(path)
+        if path.startswith("/blobs/"):
+            blob = emulator.state.blobs.get(path)
+            return (200, blob) if blob is not None else (404, _error("BlobNotFound", path))
+        discovery = DISCOVERY_PATH.match(path)
+        if discovery:
+            return 200, {"registryName": discovery["registry"], "subscriptionId": SUBSCRIPTION,
+                         "resourceGroup": REGISTRY_RESOURCE_GROUP, "primaryRegion": "emulator",
+                         "primaryRegionResourceProviderUri": f"{emulator.base_url}/"}
+        match = ENVIRONMENTS_PATH.match(path)
         if not match:
             return 404, _error("NotFound", f"no route for {method} {path}")
+        scope = WORKSPACE_SCOPE if match["kind"].lower() == "workspaces" else f"registry:{match['scope']}"
         name, version = match["name"], match["version"]
         with emulator.lock:
             if name is None:
-                return self._list_containers(query)
-            if match.group(0).endswith("/versions") and version is None:
-                return self._list_versions(name, query, path)
+                return self._list_containers(scope)
+            if match["versions_part"].endswith("/versions"):
+                return self._list_versions(scope, name, query, path)
             if version is None:
-                return self._container(method, name, body)
-            return self._version(method, name, version, body)
+                return self._container(method, scope, name, body)
+            return self._version(method, scope, name, version, body)
 
-    def _list_containers(self, query: dict[str, str]) -> tuple[int, Any]:
-        names = sorted({n for n, _ in self.emulator.state.versions})
-        value = [self.emulator.container_resource(n) for n in names]
+    def _list_containers(self, scope: str) -> tuple[int, Any]:
+        names = sorted({n for s, n, _ in self.emulator.state.versions if s == scope})
+        value = [self.emulator.container_resource(scope, n) for n in names]
         return 200, {"value": value, "nextLink": None}
 
-    def _container(self, method: str, name: str, body: Any) -> tuple[int, Any]:
+    def _container(self, method: str, scope: str, name: str, body: Any) -> tuple[int, Any]:
         state = self.emulator.state
         if method == "PUT":
             archived = bool(((body or {}).get("properties") or {}).get("isArchived"))
-            for (n, _), entry in state.versions.items():
-                if n == name:
+            for (s, n, _), entry in state.versions.items():
+                if (s, n) == (scope, name):
                     entry.properties["isArchived"] = archived
-            (state.containers_archived.add if archived else state.containers_archived.discard)(name)
-        resource = self.emulator.container_resource(name)
+            (state.containers_archived.add if archived else state.containers_archived.discard)((scope, name))
+        resource = self.emulator.container_resource(scope, name)
         if resource is None:
             return 404, _error("UserError", f"Environment container {name} not found")
         return 200, resource
 
-    def _list_versions(self, name: str, query: dict[str, str], path: str) -> tuple[int, Any]:
+    def _list_versions(self, scope: str, name: str, query: dict[str, str], path: str) -> tuple[int, Any]:
         state = self.emulator.state
-        entries = [e for (n, _), e in state.versions.items() if n == name]
-        view = query.get("listViewType", "All" if "$orderBy" in query else "ActiveOnly")
+        entries = [e for (s, n, _), e in state.versions.items() if (s, n) == (scope, name)]
+        default_view = "All" if "$orderBy" in query or scope != WORKSPACE_SCOPE else "ActiveOnly"
+        view = query.get("listViewType", default_view)
         if view == "ActiveOnly":
             entries = [e for e in entries if not e.properties.get("isArchived")]
         elif view == "ArchivedOnly":
@@ -287,9 +334,9 @@ class _Handler(BaseHTTPRequestHandler):
             next_link = f"{self.emulator.base_url}{path}?{rest}&$skipToken={start + state.page_size}"
         return 200, {"value": [self.emulator.version_resource(e) for e in page], "nextLink": next_link}
 
-    def _version(self, method: str, name: str, version: str, body: Any) -> tuple[int, Any]:
+    def _version(self, method: str, scope: str, name: str, version: str, body: Any) -> tuple[int, Any]:
         state = self.emulator.state
-        existing = state.versions.get((name, version))
+        existing = state.versions.get((scope, name, version))
         if method == "GET":
             if existing is None:
                 return 404, _error("UserError", f"Environment {name}:{version} not found")
@@ -305,8 +352,8 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             existing.properties.update({k: v for k, v in properties.items() if k not in IMMUTABLE})
             return 200, self.emulator.version_resource(existing)
-        entry = Version(name, version, properties, _now())
-        state.versions[(name, version)] = entry
+        entry = Version(scope, name, version, properties, _now())
+        state.versions[(scope, name, version)] = entry
         return 201, self.emulator.version_resource(entry)
 
 

@@ -1,0 +1,225 @@
+"""`envlock clone-curated` and `envlock outdated`: curated definitions from the AML emulator's
+registry endpoints (real azure-ai-ml client), image digests from a real docker-registry."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import yaml
+
+from envlock.oci import ImageError, parse_image
+from tests.conftest import RepoBuilder
+from tests.support.aml_emulator import AmlEmulator
+from tests.support.oci_registry import OciRegistry, TokenService
+from tests.support.registries import run_cli
+
+CURATED_REPO = "azureml/curated/sklearn-1.5"
+DOCKERFILE = """\
+FROM mcr.microsoft.com/azureml/openmpi5.0-ubuntu24.04:20250101.v1
+COPY conda_dependencies.yaml /tmp/conda_dependencies.yaml
+RUN conda env create -p $AZUREML_CONDA_ENVIRONMENT_PATH -f /tmp/conda_dependencies.yaml
+"""
+CONDA_DEPENDENCIES = """\
+name: project_environment
+channels:
+  - conda-forge
+dependencies:
+  - python=3.10.14
+  - pip={{latest-pip-version}}
+  - numpy~=1.26.0
+  - pip:
+    - tomli~={{latest-tomli-version}}
+"""
+
+
+def add_sklearn(aml: AmlEmulator, version: str) -> None:
+    aml.add_curated("sklearn-1.5", version, description="Scikit-learn 1.5 (curated)",
+                    tags={"OS": "Ubuntu24.04", "Training": ""},
+                    files={"Dockerfile": DOCKERFILE, "conda_dependencies.yaml": CONDA_DEPENDENCIES})
+    time.sleep(0.01)  # distinct creation times: "latest" is the newest
+
+
+@pytest.fixture
+def curated(repo: RepoBuilder, aml: AmlEmulator, oci_registry: OciRegistry) -> RepoBuilder:
+    add_sklearn(aml, "6")
+    add_sklearn(aml, "7")
+    oci_registry.push(CURATED_REPO, "6", "six")
+    oci_registry.push(CURATED_REPO, "7", "seven")
+    repo.settings(f"image_mirrors:\n  mcr.microsoft.com: {oci_registry.url}\n")
+    return repo
+
+
+def test_clone_writes_an_owned_pinned_locked_declaration(curated: RepoBuilder, oci_registry: OciRegistry,
+                                                         aml: AmlEmulator) -> None:
+    result = curated.run("clone-curated", "sklearn-1.5", "--json")
+    assert result.exit_code == 0, result.output
+    digest = oci_registry.push(CURATED_REPO, "7", "seven")  # same content: same digest
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "cloned" and summary["source_version"] == "7"
+    folder = curated.root / "environments/sklearn-1.5"
+    env_yml = yaml.safe_load((folder / "env.yml").read_text())
+    assert env_yml["image"] == f"mcr.microsoft.com/{CURATED_REPO}@{digest}"
+    assert "sklearn-1.5 version 7" in env_yml["description"]
+    conda = yaml.safe_load((folder / "conda.yaml").read_text())
+    assert conda["dependencies"][:3] == ["python=3.10.14", "pip", "numpy~=1.26.0"]
+    assert conda["dependencies"][3] == {"pip": ["tomli"]}
+    provenance = yaml.safe_load((folder / "envlock.yaml").read_text())["provenance"]
+    assert provenance["source_name"] == "sklearn-1.5" and provenance["source_version"] == "7"
+    assert provenance["image_tag"] == f"mcr.microsoft.com/{CURATED_REPO}:7"
+    assert provenance["image_digest"] == digest and provenance["cloned_on"]
+    lock = (folder / "conda-lock.yml").read_text()
+    assert "numpy-1.26." in lock and "name: tomli" in lock
+    assert curated.run("check", "--strict").exit_code == 0
+
+    before = curated.snapshot()
+    again = curated.run("clone-curated", "AzureML-sklearn-1.5", "--as", "sklearn-1.5", "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["status"] == "unchanged"
+    assert curated.snapshot() == before
+
+    registered = curated.run("register", "--json")
+    assert json.loads(registered.stdout)["sklearn-1.5"]["status"] == "created"
+
+
+def test_a_pinned_version_and_the_workspace_era_name(curated: RepoBuilder) -> None:
+    result = curated.run("clone-curated", "AzureML-sklearn-1.5", "--version", "6", "--as", "sklearn-old")
+    assert result.exit_code == 0, result.output
+    provenance = yaml.safe_load((curated.root / "environments/sklearn-old/envlock.yaml").read_text())["provenance"]
+    assert provenance["source_version"] == "6"
+    assert provenance["image_tag"].endswith(":6")
+
+
+def test_unknown_names_and_versions_list_close_matches(curated: RepoBuilder) -> None:
+    before = curated.snapshot()
+    unknown = curated.run("clone-curated", "sklearn-1.6")
+    assert unknown.exit_code == 1
+    assert "no curated environment named sklearn-1.6" in unknown.stderr and "sklearn-1.5" in unknown.stderr
+    missing = curated.run("clone-curated", "sklearn-1.5", "--version", "99")
+    assert missing.exit_code == 1 and "no version 99" in missing.stderr
+    assert curated.snapshot() == before
+
+
+def test_unknown_tag_and_unreachable_registry_write_nothing(curated: RepoBuilder, aml: AmlEmulator) -> None:
+    add_sklearn(aml, "8")  # its image was never pushed
+    before = curated.snapshot()
+    result = curated.run("clone-curated", "sklearn-1.5")
+    assert result.exit_code == 1 and "no such tag" in result.stderr
+    curated.settings("image_mirrors:\n  mcr.microsoft.com: http://127.0.0.1:9\n")
+    before = curated.snapshot()
+    result = curated.run("clone-curated", "sklearn-1.5", "--version", "7")
+    assert result.exit_code == 1 and "cannot reach 127.0.0.1:9" in result.stderr
+    assert curated.snapshot() == before
+
+
+@pytest.fixture
+def junk_registry() -> Iterator[str]:
+    class Junk(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = b"<html>not a manifest</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Junk)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_malformed_manifest_writes_nothing(curated: RepoBuilder, junk_registry: str) -> None:
+    curated.settings(f"image_mirrors:\n  mcr.microsoft.com: {junk_registry}\n")
+    before = curated.snapshot()
+    result = curated.run("clone-curated", "sklearn-1.5")
+    assert result.exit_code == 1 and "malformed manifest" in result.stderr
+    assert curated.snapshot() == before
+
+
+def test_image_only_curated_environment(curated: RepoBuilder, aml: AmlEmulator, oci_registry: OciRegistry) -> None:
+    aml.add_curated("minimal-py311-inference", "3", files={"Dockerfile": "FROM mcr.microsoft.com/azureml/x:1\n"})
+    digest = oci_registry.push("azureml/curated/minimal-py311-inference", "3", "three")
+    result = curated.run("clone-curated", "minimal-py311-inference")
+    assert result.exit_code == 0, result.output
+    folder = curated.root / "environments/minimal-py311-inference"
+    assert sorted(p.name for p in folder.iterdir()) == ["env.yml", "envlock.yaml", "requirements.txt"]
+    assert "conda_file" not in yaml.safe_load((folder / "env.yml").read_text())
+    assert curated.run("check", "--strict").exit_code == 0
+    registered = json.loads(curated.run("register", "--json").stdout)
+    assert registered["minimal-py311-inference"]["status"] == "created"
+    assert curated.run("build").exit_code == 0
+    rendered = yaml.safe_load((curated.root / "build/minimal-py311-inference/env.yml").read_text())
+    assert rendered["image"].endswith(digest) and "build" not in rendered
+
+
+def test_outdated_reports_new_versions_moved_tags_and_tag_digests(curated: RepoBuilder, aml: AmlEmulator,
+                                                                   oci_registry: OciRegistry) -> None:
+    assert curated.run("clone-curated", "sklearn-1.5").exit_code == 0
+    tagged_digest = oci_registry.push("team/base", "2024.07", "base")
+    curated.env("by-tag", conda="channels: [conda-forge]\ndependencies: [python=3.10]\n",
+                image=f"{oci_registry.host}/team/base:2024.07")
+    assert curated.run("lock", "by-tag").exit_code == 0
+
+    current = curated.run("outdated", "--json")
+    assert current.exit_code == 0, current.output
+    kinds = {(e["environment"], e["kind"]) for e in json.loads(current.stdout)}
+    assert kinds == {("sklearn-1.5", "current"), ("by-tag", "image-by-tag")}
+    by_tag = next(e for e in json.loads(current.stdout) if e["environment"] == "by-tag")
+    assert by_tag["latest"] == tagged_digest and tagged_digest in by_tag["fix"]
+
+    add_sklearn(aml, "8")
+    newer = curated.run("outdated", "--json", "sklearn-1.5")
+    assert newer.exit_code == 1
+    assert [(e["kind"], e["current"], e["latest"]) for e in json.loads(newer.stdout)] == [
+        ("newer-curated-version", "7", "8")]
+
+    moved = oci_registry.push(CURATED_REPO, "7", "seven-rebuilt")
+    entries = json.loads(curated.run("outdated", "--json", "sklearn-1.5").stdout)
+    assert ("tag-moved", moved) in {(e["kind"], e["latest"]) for e in entries}
+
+    oci_registry.push(CURATED_REPO, "8", "eight")
+    updated = curated.run("clone-curated", "sklearn-1.5", "--json")
+    assert json.loads(updated.stdout)["status"] == "updated"
+    assert curated.run("outdated", "sklearn-1.5").exit_code == 0
+
+
+def test_token_auth_registry(curated: RepoBuilder, token_registry: tuple[OciRegistry, TokenService]) -> None:
+    registry, tokens = token_registry
+    digest = registry.push(CURATED_REPO, "7", "seven-behind-auth")
+    curated.settings(f"image_mirrors:\n  mcr.microsoft.com: {registry.url}\n")
+    seen = len(tokens.requests)
+    result = curated.run("clone-curated", "sklearn-1.5", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["image"].endswith(digest)
+    assert tokens.requests[seen:] == [f"repository:{CURATED_REPO}:pull"]
+
+
+def test_clone_through_environment_variables_alone(curated: RepoBuilder, aml: AmlEmulator) -> None:
+    result = run_cli(curated.root, "clone-curated", "sklearn-1.5", env=aml.client_environment())
+    assert result.returncode == 0, result.stderr
+    assert "next: envlock register sklearn-1.5" in result.stdout
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("mcr.microsoft.com/azureml/curated/sklearn-1.5:7",
+     ("mcr.microsoft.com", "azureml/curated/sklearn-1.5", "7", None)),
+    ("python:3.10", ("docker.io", "library/python", "3.10", None)),
+    ("localhost:5000/team/base", ("localhost:5000", "team/base", "latest", None)),
+    ("ghcr.io/org/img@sha256:" + "a" * 64, ("ghcr.io", "org/img", None, "sha256:" + "a" * 64)),
+])
+def test_parse_image(text: str, expected: tuple[str, str, str | None, str | None]) -> None:
+    ref = parse_image(text)
+    assert (ref.registry, ref.repository, ref.tag, ref.digest) == expected
+
+
+def test_parse_image_rejects_a_bad_digest() -> None:
+    with pytest.raises(ImageError):
+        parse_image("mcr.microsoft.com/x@sha256:abc")
