@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from envlock import __version__
-from envlock.errors import EnvlockError
+from envlock.errors import EnvlockError, UsageError
 from envlock.output import echo_json, echo_table
 from envlock.repo import Repo, find_repo
 
@@ -124,6 +124,16 @@ def check(ctx: click.Context, names: tuple[str, ...], strict: bool, as_json: boo
         sys.exit(2)
     if any(f.severity == "error" for f in findings):
         sys.exit(1)
+
+
+def _paths(ctx: click.Context, paths: tuple[Path, ...]) -> list[Path]:
+    """Paths as given, relative to -C DIR when there is one (like git -C)."""
+    base = Path(ctx.obj) if ctx.obj is not None else Path.cwd()
+    resolved = [(path if path.is_absolute() else base / path).resolve() for path in paths]
+    missing = [str(path) for path in resolved if not path.exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    return resolved
 
 
 registry_option = click.option(
@@ -281,6 +291,120 @@ def outdated(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
     else:
         click.echo("nothing cloned and no image by tag")
     if any(e.outdated for e in entries):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@registry_option
+@click.option("--offline", is_flag=True, help="Only the checks that need no registry.")
+@click.option("--strict", is_flag=True, help="Mixed versions within a pipeline are errors, not warnings.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as a JSON list.")
+@click.pass_context
+def preflight(ctx: click.Context, paths: tuple[Path, ...], registry_url: str | None, offline: bool, strict: bool,
+              as_json: bool) -> None:
+    """Check the environment references of job, pipeline and component YAML."""
+    from envlock.commands.preflight import run_preflight
+
+    repo = _repo(ctx)
+    registry = None if offline else _open_registry(repo, registry_url)
+    uses, findings = run_preflight(repo, _paths(ctx, paths), registry, strict=strict)
+    if as_json:
+        echo_json([f.as_dict() for f in findings])
+    else:
+        for finding in findings:
+            click.echo(finding.format())
+        errors = sum(1 for f in findings if f.severity == "error")
+        click.echo(f"checked {len(uses)} environment reference(s): {errors} error(s), "
+                   f"{len(findings) - errors} warning(s)", err=True)
+    if any(f.severity == "error" for f in findings):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@registry_option
+@click.option("--from", "from_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Take versions from the JSON that envlock register --output wrote (no registry read).")
+@click.option("--dry-run", is_flag=True, help="Show the changes without writing them.")
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+@click.pass_context
+def pin(ctx: click.Context, paths: tuple[Path, ...], registry_url: str | None, from_file: Path | None,
+        dry_run: bool, as_json: bool) -> None:
+    """Rewrite environment references to the versions registered for the current locks."""
+    from envlock.commands.pin import run_pin
+
+    repo = _repo(ctx)
+    registry = None if from_file else _open_registry(repo, registry_url)
+    changes = run_pin(repo, _paths(ctx, paths), registry, from_file=from_file, dry_run=dry_run)
+    if as_json:
+        echo_json([c.as_dict() for c in changes])
+        return
+    for change in changes:
+        click.echo(f"{change.file}:{change.line}: {change.old} -> {change.new}")
+    click.echo(f"{'would pin' if dry_run else 'pinned'} {len(changes)} reference(s)", err=True)
+
+
+@cli.command()
+@click.argument("first", metavar="A")
+@click.argument("second", metavar="B")
+@click.option("--platform", default="linux-64", show_default=True, help="Which platform of a lock to compare.")
+@registry_option
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+@click.pass_context
+def diff(ctx: click.Context, first: str, second: str, platform: str, registry_url: str | None,
+         as_json: bool) -> None:
+    """Package-level diff of two sources: a lock file, NAME, NAME@REV, azureml:NAME:V, installed, a prefix.
+
+    Exit 1 when they differ, like diff(1).
+    """
+    from envlock.commands.diff import run_diff
+
+    repo = _repo(ctx)
+    changes = run_diff(repo, first, second, platform, lambda: _open_registry(repo, registry_url))
+    if as_json:
+        echo_json([c.as_dict() for c in changes])
+    elif changes:
+        echo_table(["", "manager", "package", first, second],
+                   [({"added": "+", "removed": "-", "changed": "~"}[c.change], c.manager, c.name,
+                     c.before or "", c.after or "") for c in changes])
+    else:
+        click.echo("no differences")
+    if changes:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--lock", "lock_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Verify against this lock file instead of environments/NAME.")
+@click.option("--from", "from_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read what was installed from pip freeze, conda list --explicit or an image build log.")
+@click.option("--python", "python", metavar="PATH", help="Inspect this interpreter or prefix (default: this one).")
+@click.option("--allow-extra", multiple=True, metavar="PKG", help="An extra pip package that is fine (e.g. pip).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def verify(ctx: click.Context, name: str | None, lock_file: Path | None, from_file: Path | None,
+           python: str | None, allow_extra: tuple[str, ...], as_json: bool) -> None:
+    """Compare what is installed with the lock for this platform; exit 1 on any difference."""
+    from envlock.commands.verify import run_verify
+
+    result = run_verify(name, lock_file, from_file=from_file, python=python, allow_extra=allow_extra,
+                        repo_dir=ctx.obj)
+    if as_json:
+        echo_json({"lock": result.lock_label, "observed": result.observed_label, "platform": result.platform,
+                   "conda_checked": result.conda_checked, "ok": not result.changes,
+                   "changes": [c.as_dict() for c in result.changes]})
+    else:
+        if result.changes:
+            echo_table(["", "manager", "package", "locked", "installed"],
+                       [({"added": "extra", "removed": "missing", "changed": "differs"}[c.change], c.manager,
+                         c.name, c.before or "", c.after or "") for c in result.changes])
+        checked = "conda and pip" if result.conda_checked else "pip (no conda metadata to check)"
+        verdict = "matches" if not result.changes else f"differs in {len(result.changes)} package(s)"
+        click.echo(f"{result.observed_label} {verdict} from {result.lock_label} on {result.platform}; "
+                   f"checked {checked}", err=True)
+    if result.changes:
         sys.exit(1)
 
 

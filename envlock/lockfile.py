@@ -267,8 +267,19 @@ def read_lock(name: str, folder: Path) -> Lock | None:
     return _read_requirements(name, files)
 
 
+def parse_lock_text(name: str, file_name: str, text: str) -> Lock:
+    """A lock from the text of one lock file (for example one read from another git revision)."""
+    if file_name == CONDA_LOCK_FILE:
+        return _conda_lock_from_text(name, text)
+    return _requirements_from_texts(name, [text])
+
+
 def _read_conda_lock(name: str, path: Path) -> Lock:
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+    return _conda_lock_from_text(name, path.read_text(encoding="utf-8"))
+
+
+def _conda_lock_from_text(name: str, text: str) -> Lock:
+    data = yaml.load(text, Loader=_Loader)
     meta = data["metadata"]
     custom = meta.get("custom_metadata") or {}
     packages = tuple(
@@ -296,11 +307,16 @@ _REQ_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
 
 
 def _read_requirements(name: str, files: list[Path]) -> Lock:
+    return _requirements_from_texts(name, [path.read_text(encoding="utf-8") for path in files])
+
+
+def _requirements_from_texts(name: str, texts: list[str]) -> Lock:
     packages = []
     platforms = []
     meta: dict[str, str] = {}
-    for path in files:
-        meta, body = _split_requirements(path.read_text(encoding="utf-8"))
+    python_part = ""
+    for text in texts:
+        meta, body = _split_requirements(text)
         target = meta.get("target", "")
         python_part, _, platform = target.partition(" on ")
         platforms.append(platform)

@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
 
 from envlock.errors import DeclarationError
+from envlock.findings import Finding
 from envlock.lockfile import read_header
 from envlock.repo import Repo
 from envlock.settings import load_settings
 from envlock.spec import load_environment
 
 IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
-
-
-@dataclass(frozen=True)
-class Finding:
-    environment: str
-    kind: str
-    severity: str  # "error" or "warning"
-    file: str
-    message: str
-    fix: str
-    line: int | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-    def format(self) -> str:
-        where = self.file + (f":{self.line}" if self.line else "")
-        return f"{self.severity}: {where}: {self.environment}: {self.message} (fix: {self.fix})"
 
 
 def run_check(repo: Repo, names: list[str], *, strict: bool = False) -> list[Finding]:

@@ -75,12 +75,31 @@ class AzureMLRegistry:
                     return [_from_entity(item) for item in environments.list(name=name)]
                 if not archived_flag:
                     return [_from_entity(i) for i in environments.list(name=name, list_view_type=ListViewType.ALL)]
-                # The SDK's Environment drops isArchived, so the two views are read separately.
-                active = environments.list(name=name, list_view_type=ListViewType.ACTIVE_ONLY)
-                archived = environments.list(name=name, list_view_type=ListViewType.ARCHIVED_ONLY)
-                return [_from_entity(i) for i in active] + [_from_entity(i, archived=True) for i in archived]
+                return self._list_with_archived_flag(name)
             except ResourceNotFoundError:
                 return []
+
+    def _list_with_archived_flag(self, name: str) -> list[EnvironmentVersion]:
+        """One listing that keeps isArchived, which the SDK's Environment entity drops.
+
+        Uses the SDK's own generated client (the call environments.list makes) with a converter
+        that keeps the flag; falls back to two public listings if that internal surface changes.
+        """
+        from azure.ai.ml.constants import ListViewType
+        from azure.ai.ml.entities import Environment
+
+        environments = self.client.environments
+        try:
+            pages = environments._version_operations.list(
+                name=name, workspace_name=environments._workspace_name, list_view_type=ListViewType.ALL,
+                cls=lambda objs: [(Environment._from_rest_object(o), bool(o.properties.is_archived)) for o in objs],
+                **environments._scope_kwargs, **environments._kwargs,
+            )
+            return [_from_entity(entity, archived=archived) for entity, archived in pages]
+        except (AttributeError, TypeError):
+            active = environments.list(name=name, list_view_type=ListViewType.ACTIVE_ONLY)
+            archived = environments.list(name=name, list_view_type=ListViewType.ARCHIVED_ONLY)
+            return [_from_entity(i) for i in active] + [_from_entity(i, archived=True) for i in archived]
 
     def get_version(self, name: str, version: str) -> EnvironmentVersion | None:
         from azure.core.exceptions import ResourceNotFoundError

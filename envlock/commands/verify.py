@@ -1,0 +1,56 @@
+"""`envlock verify`: does the running environment match its lock? (inside a job, or from its logs)"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from envlock.errors import EnvlockError, UsageError
+from envlock.installed import host_conda_platform, parse_installer_output, probe
+from envlock.lockfile import parse_lock_text, read_lock
+from envlock.packages import Change, PackageSet, compare, from_lock
+from envlock.repo import Repo, find_repo
+from envlock.solvers.pip_uv import normalize_name
+
+
+@dataclass(frozen=True)
+class Verification:
+    lock_label: str
+    observed_label: str
+    platform: str
+    changes: list[Change]
+    conda_checked: bool
+
+
+def run_verify(name: str | None, lock_file: Path | None, *, from_file: Path | None, python: str | None,
+               allow_extra: tuple[str, ...], repo_dir: Path | None) -> Verification:
+    if from_file is not None:
+        observed = parse_installer_output(from_file.read_text(encoding="utf-8", errors="replace"), str(from_file))
+        platform = host_conda_platform()
+    else:
+        observed, platform = probe(python)
+    if lock_file is not None:
+        lock = parse_lock_text(lock_file.stem, lock_file.name, lock_file.read_text(encoding="utf-8"))
+        label = str(lock_file)
+    elif name is not None:
+        repo: Repo = find_repo(repo_dir)
+        found = read_lock(name, repo.environments_dir / name)
+        if found is None:
+            raise EnvlockError(f"{name} has no lock; run envlock lock {name}")
+        lock, label = found, name
+    else:
+        raise UsageError("name an environment or pass --lock FILE")
+    if platform not in lock.platforms:
+        raise EnvlockError(f"the lock has no {platform} part (it has {', '.join(lock.platforms)})")
+    expected = from_lock(lock, platform, label)
+    if from_file is None and not observed.has_conda and expected.has_conda:
+        expected = _pip_view(expected)  # no conda-meta here: compare what pip can see
+    allowed = {normalize_name(n) for n in allow_extra}
+    changes = [c for c in compare(expected, observed)
+               if not (c.change == "added" and c.manager == "pip" and c.name in allowed)]
+    return Verification(label, observed.label, platform, changes, expected.has_conda and observed.has_conda)
+
+
+def _pip_view(expected: PackageSet) -> PackageSet:
+    return PackageSet(expected.label, {k: v for k, v in expected.packages.items() if k[0] == "pip"},
+                      has_conda=False)

@@ -1,0 +1,23 @@
+"""A finding a gate reports (check, preflight): what, where, how bad, and the fix."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Finding:
+    environment: str
+    kind: str
+    severity: str  # "error" or "warning"
+    file: str
+    message: str
+    fix: str
+    line: int | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def format(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "")
+        return f"{self.severity}: {where}: {self.environment}: {self.message} (fix: {self.fix})"

@@ -1,0 +1,91 @@
+"""Package sets (conda and pip, version and build) from any source, and their differences.
+
+Sources: a lock file, an environment at a git revision (name@REV), a registered version
+(azureml:name:3), or an installed environment (a running interpreter, a prefix, or the text of
+pip freeze, conda list --explicit or an AML image build log).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from envlock.lockfile import Lock
+from envlock.solvers.pip_uv import normalize_name
+
+Key = tuple[str, str]  # (manager, name)
+
+
+@dataclass(frozen=True)
+class PackageSet:
+    label: str
+    packages: dict[Key, tuple[str, str | None]]  # -> (version, build)
+    has_conda: bool = True  # False where conda packages cannot be known (a plain venv, pip freeze)
+
+
+@dataclass(frozen=True)
+class Change:
+    manager: str
+    name: str
+    change: str  # "added", "removed", "changed"
+    before: str | None
+    after: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def from_lock(lock: Lock, platform: str, label: str) -> PackageSet:
+    packages: dict[Key, tuple[str, str | None]] = {}
+    for package in lock.for_platform(platform):
+        name = package.name if package.manager == "conda" else normalize_name(package.name)
+        packages[(package.manager, name)] = (package.version, package.build)
+    return PackageSet(label, packages, has_conda=not lock.is_pip_only)
+
+
+_CONDA_PIN = re.compile(r"^([A-Za-z0-9_.\-]+)=([^=\s]+)=(\S+)$")
+_PIP_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)==([^\s;\\]+)")
+
+
+def from_rendered(conda_file: str | None, requirements: str | None, label: str) -> PackageSet:
+    """A registered version's content: the pinned conda file, or the build context's requirements."""
+    import yaml
+
+    packages: dict[Key, tuple[str, str | None]] = {}
+    pip_lines: list[str] = []
+    if conda_file:
+        for dependency in (yaml.safe_load(conda_file) or {}).get("dependencies") or []:
+            if isinstance(dependency, dict):
+                pip_lines += [str(line) for line in dependency.get("pip") or []]
+            elif match := _CONDA_PIN.match(str(dependency)):
+                packages[("conda", match.group(1))] = (match.group(2), match.group(3))
+    if requirements:
+        pip_lines += requirements.splitlines()
+    for line in pip_lines:
+        if match := _PIP_PIN.match(line.strip()):
+            packages[("pip", normalize_name(match.group(1)))] = (match.group(2), None)
+    return PackageSet(label, packages, has_conda=bool(conda_file))
+
+
+def compare(before: PackageSet, after: PackageSet) -> list[Change]:
+    """What changed from `before` to `after`; conda is compared only where both sides know it."""
+    changes = []
+    managers = {"pip"} | ({"conda"} if before.has_conda and after.has_conda else set())
+    for key in sorted(set(before.packages) | set(after.packages)):
+        if key[0] not in managers:
+            continue
+        old, new = before.packages.get(key), after.packages.get(key)
+        if old == new:
+            continue
+        if old is not None and new is not None and old[0] == new[0] and (old[1] is None or new[1] is None):
+            continue  # same version where one side does not know builds
+        change = "added" if old is None else "removed" if new is None else "changed"
+        changes.append(Change(key[0], key[1], change, _show(old), _show(new)))
+    return changes
+
+
+def _show(entry: tuple[str, str | None] | None) -> str | None:
+    if entry is None:
+        return None
+    version, build = entry
+    return f"{version}={build}" if build else version
