@@ -1,0 +1,3 @@
+"""A placeholder training script: the walkthrough is about its environment."""
+
+print("training")
