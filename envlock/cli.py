@@ -65,10 +65,10 @@ def lock(ctx: click.Context, names: tuple[str, ...], update: tuple[str, ...], up
                             show_progress=not as_json)
     except LockFailed as exc:
         if as_json:
-            echo_json([o.__dict__ for o in exc.outcomes])
+            echo_json(exc.outcomes)
         raise
     if as_json:
-        echo_json([o.__dict__ for o in outcomes])
+        echo_json(outcomes)
         return
     echo_table(["environment", "status", "packages", "seconds", "lock sha256"], [
         (o.name, o.status, f"{o.conda_packages} conda, {o.pip_packages} pip" if o.status == "locked" else "",
@@ -112,7 +112,7 @@ def check(ctx: click.Context, names: tuple[str, ...], strict: bool, as_json: boo
     selected = repo.select(names)
     findings = run_check(repo, selected, strict=strict)
     if as_json:
-        echo_json([f.as_dict() for f in findings])
+        echo_json(findings)
     else:
         for finding in findings:
             click.echo(finding.format())
@@ -193,7 +193,7 @@ def versions(ctx: click.Context, name: str, registry_url: str | None, as_json: b
     repo = _repo(ctx)
     rows = run_versions(_open_registry(repo, registry_url), name)
     if as_json:
-        echo_json([row.as_dict() for row in rows])
+        echo_json(rows)
         return
     if not rows:
         click.echo(f"no versions of {name}")
@@ -237,7 +237,7 @@ def gc(ctx: click.Context, names: tuple[str, ...], keep: int, older_than: float 
     if apply:
         archive(registry, candidates)
     if as_json:
-        echo_json({"applied": apply, "versions": [c.as_dict() for c in candidates]})
+        echo_json({"applied": apply, "versions": candidates})
         return
     verb = "archived" if apply else "would archive"
     if not candidates:
@@ -267,7 +267,7 @@ def clone_curated(ctx: click.Context, curated: str, version: str | None, label: 
     result = run_clone_curated(repo, curated, version=version, label=label, new_name=new_name,
                                registry_name=registry_name, force=force, show_progress=not as_json)
     if as_json:
-        echo_json(result.as_dict())
+        echo_json(result)
         return
     click.echo(f"{result.status}: environments/{result.name}/ from {result.source_name} version "
                f"{result.source_version}\n  image {result.image}\n  next: envlock register {result.name}")
@@ -284,7 +284,7 @@ def outdated(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
     repo = _repo(ctx)
     entries = run_outdated(repo, repo.select(names))
     if as_json:
-        echo_json([e.as_dict() for e in entries])
+        echo_json(entries)
     elif entries:
         echo_table(["environment", "state", "recorded", "now", "fix"],
                    [(e.environment, e.kind, e.current[:24], e.latest[:24], e.fix) for e in entries])
@@ -310,7 +310,7 @@ def preflight(ctx: click.Context, paths: tuple[Path, ...], registry_url: str | N
     registry = None if offline else _open_registry(repo, registry_url)
     uses, findings = run_preflight(repo, _paths(ctx, paths), registry, strict=strict)
     if as_json:
-        echo_json([f.as_dict() for f in findings])
+        echo_json(findings)
     else:
         for finding in findings:
             click.echo(finding.format())
@@ -338,7 +338,7 @@ def pin(ctx: click.Context, paths: tuple[Path, ...], registry_url: str | None, f
     registry = None if from_file else _open_registry(repo, registry_url)
     changes = run_pin(repo, _paths(ctx, paths), registry, from_file=from_file, dry_run=dry_run)
     if as_json:
-        echo_json([c.as_dict() for c in changes])
+        echo_json(changes)
         return
     for change in changes:
         click.echo(f"{change.file}:{change.line}: {change.old} -> {change.new}")
@@ -363,7 +363,7 @@ def diff(ctx: click.Context, first: str, second: str, platform: str, registry_ur
     repo = _repo(ctx)
     changes = run_diff(repo, first, second, platform, lambda: _open_registry(repo, registry_url))
     if as_json:
-        echo_json([c.as_dict() for c in changes])
+        echo_json(changes)
     elif changes:
         echo_table(["", "manager", "package", first, second],
                    [({"added": "+", "removed": "-", "changed": "~"}[c.change], c.manager, c.name,
@@ -394,7 +394,7 @@ def verify(ctx: click.Context, name: str | None, lock_file: Path | None, from_fi
     if as_json:
         echo_json({"lock": result.lock_label, "observed": result.observed_label, "platform": result.platform,
                    "conda_checked": result.conda_checked, "ok": not result.changes,
-                   "changes": [c.as_dict() for c in result.changes]})
+                   "changes": result.changes})
     else:
         if result.changes:
             echo_table(["", "manager", "package", "locked", "installed"],

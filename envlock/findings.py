@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -15,8 +15,6 @@ class Finding:
     fix: str
     line: int | None = None
 
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
     def format(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "")

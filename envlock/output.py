@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -19,4 +20,11 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None
 
 
 def echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=True))
+    """JSON for CI; dataclasses (findings, changes, results) are written as their fields."""
+    click.echo(json.dumps(value, indent=2, sort_keys=True, default=_as_json))
+
+
+def _as_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

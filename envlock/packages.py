@@ -31,8 +31,6 @@ class Change:
     before: str | None
     after: str | None
 
-    def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
 
 
 def from_lock(lock: Lock, platform: str, label: str) -> PackageSet:

@@ -44,8 +44,6 @@ class CloneResult:
     image: str
     conda_file: bool
 
-    def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
 
 
 def run_clone_curated(repo: Repo, curated: str, *, version: str | None, label: str | None,

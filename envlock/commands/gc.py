@@ -17,8 +17,6 @@ class Candidate:
     created_at: str
     lock_sha256: str | None
 
-    def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
 
 
 def find_candidates(repo: Repo, registry: Registry, names: list[str], *, keep: int,

@@ -19,8 +19,6 @@ class OutdatedEntry:
     outdated: bool
     fix: str
 
-    def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
 
 
 def run_outdated(repo: Repo, names: list[str]) -> list[OutdatedEntry]:

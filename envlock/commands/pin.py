@@ -25,8 +25,6 @@ class PinChange:
     old: str
     new: str
 
-    def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
 
 
 def registered_versions(repo: Repo, names: set[str], registry: Registry | None,

@@ -16,8 +16,6 @@ class VersionRow:
     git_commit: str | None
     archived: bool
 
-    def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
 
 
 def run_versions(registry: Registry, name: str) -> list[VersionRow]:
