@@ -223,3 +223,20 @@ def test_verify_from_an_aml_image_build_log(repo: RepoBuilder, tmp_path: Path) -
     changes = {(c["manager"], c["name"], c["change"]) for c in json.loads(result.stdout)["changes"]}
     assert changes == {("conda", "numpy", "changed"), ("pip", "extra-tool", "added")}
     assert numpy.version != "1.26.0"
+
+
+def test_verify_from_conda_list_explicit(repo: RepoBuilder, tmp_path: Path) -> None:
+    repo.env("train", conda=conda_env())
+    assert repo.run("lock").exit_code == 0
+    from envlock.lockfile import read_lock
+
+    lock = read_lock("train", repo.root / "environments/train")
+    assert lock is not None
+    urls = [p.url + (f"#{p.md5}" if p.md5 else "") for p in lock.for_platform("linux-64")]
+    explicit = tmp_path / "explicit.txt"
+    explicit.write_text("# platform: linux-64\n@EXPLICIT\n" + "\n".join(urls) + "\n")
+    assert repo.run("verify", "train", "--from", str(explicit)).exit_code == 0
+    explicit.write_text("@EXPLICIT\n" + "\n".join(u for u in urls if "/numpy-" not in u) + "\n")
+    missing = repo.run("verify", "train", "--from", str(explicit), "--json")
+    assert missing.exit_code == 1
+    assert [(c["name"], c["change"]) for c in json.loads(missing.stdout)["changes"]] == [("numpy", "removed")]

@@ -241,3 +241,17 @@ def test_a_workspace_that_keeps_failing_is_a_clear_error(repo: RepoBuilder, aml:
     assert result.returncode == 1
     assert "envlock: error:" in result.stderr and "500" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_workspace_from_config_json(repo: RepoBuilder, aml: AmlEmulator) -> None:
+    """`--registry azureml` finds the workspace the way MLClient.from_config does."""
+    locked_repo(repo, ["train"])
+    from tests.support.aml_emulator import RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE
+
+    (repo.root / "config.json").write_text(json.dumps({
+        "subscription_id": SUBSCRIPTION, "resource_group": RESOURCE_GROUP, "workspace_name": WORKSPACE}))
+    wiring = {k: v for k, v in aml.client_environment().items() if k != "ENVLOCK_REGISTRY"}
+    result = run_cli(repo.root, "register", "--registry", "azureml", "--json", env=wiring)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["train"]["status"] == "created"
+    assert _versions_in(aml, "train") == ["1"]

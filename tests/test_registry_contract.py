@@ -15,13 +15,16 @@ CONDA = "name: train\nchannels: [conda-forge]\ndependencies:\n- python=3.10.14=h
 IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04@sha256:" + "ab" * 32
 
 
-@pytest.fixture(params=["sqlite", "azureml"])
+@pytest.fixture(params=["sqlite", "azureml-workspace", "azureml-registry"])
 def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registry]:
     if request.param == "sqlite":
         yield open_registry(f"sqlite:///{tmp_path}/registry.db", tmp_path)
-    else:
-        aml: AmlEmulator = request.getfixturevalue("aml")
+        return
+    aml: AmlEmulator = request.getfixturevalue("aml")
+    if request.param == "azureml-workspace":
         yield open_registry(aml.workspace_url, tmp_path)
+    else:
+        yield open_registry("azureml://registries/team-shared", tmp_path)
 
 
 def draft(version: str, image: str = IMAGE, lock: str = "a" * 64) -> EnvironmentVersion:

@@ -40,7 +40,7 @@ class AzureMLRegistry:
     def __init__(self, client: Any, url: str) -> None:
         self.client = client
         self.url = url
-        self.is_registry = bool(getattr(client, "_registry_name", None))
+        self.is_registry = bool(REGISTRY_URL.match(url))
 
     @classmethod
     def from_url(cls, url: str, repo_root: Path, credential: Any = None) -> AzureMLRegistry:
@@ -71,7 +71,7 @@ class AzureMLRegistry:
         environments = self.client.environments
         with _translated_errors(self.url):
             try:
-                if self.is_registry:
+                if self.is_registry and not archived_flag:
                     return [_from_entity(item) for item in environments.list(name=name)]
                 if not archived_flag:
                     return [_from_entity(i) for i in environments.list(name=name, list_view_type=ListViewType.ALL)]
@@ -90,13 +90,25 @@ class AzureMLRegistry:
 
         environments = self.client.environments
         try:
+            if self.is_registry:
+                from azure.ai.ml._restclient.arm_ml_service.models import EnvironmentVersion as RestVersion
+                from azure.ai.ml._utils._registry_utils import list_registry_assets
+
+                pages = list_registry_assets(
+                    environments._registry_service_client, "environments", name, environments._resource_group_name,
+                    environments._registry_name, RestVersion,
+                    lambda o: (Environment._from_rest_object(o), bool(o.properties.is_archived)),
+                )
+                return [_from_entity(entity, archived=archived) for entity, archived in pages]
             pages = environments._version_operations.list(
                 name=name, workspace_name=environments._workspace_name, list_view_type=ListViewType.ALL,
                 cls=lambda objs: [(Environment._from_rest_object(o), bool(o.properties.is_archived)) for o in objs],
                 **environments._scope_kwargs, **environments._kwargs,
             )
             return [_from_entity(entity, archived=archived) for entity, archived in pages]
-        except (AttributeError, TypeError):
+        except (AttributeError, TypeError, ImportError):
+            if self.is_registry:
+                return [_from_entity(item) for item in environments.list(name=name)]
             active = environments.list(name=name, list_view_type=ListViewType.ACTIVE_ONLY)
             archived = environments.list(name=name, list_view_type=ListViewType.ARCHIVED_ONLY)
             return [_from_entity(i) for i in active] + [_from_entity(i, archived=True) for i in archived]
@@ -112,7 +124,7 @@ class AzureMLRegistry:
 
     def create_version(self, draft: EnvironmentVersion) -> EnvironmentVersion:
         from azure.ai.ml.entities import Environment
-        from azure.core.exceptions import ResourceExistsError
+        from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
         if draft.build_files:
             raise RegistryError(
@@ -131,6 +143,10 @@ class AzureMLRegistry:
                 created = self.client.environments.create_or_update(entity)
             except ResourceExistsError:
                 raise VersionExists(f"{draft.name}:{draft.version} already exists") from None
+            except HttpResponseError as error:
+                if error.status_code == 409:  # a registry's long-running create reports it this way
+                    raise VersionExists(f"{draft.name}:{draft.version} already exists") from None
+                raise
         return _from_entity(created)
 
     def get_definition(self, name: str, version: str | None = None, label: str | None = None) -> Definition | None:

@@ -36,6 +36,9 @@ ENVIRONMENTS_PATH = re.compile(
     r"(?P<versions_part>(?:/(?P<name>[^/]+)(?:/versions(?:/(?P<version>[^/]+))?)?)?)$",
     re.IGNORECASE,
 )
+TEMPDATAREF_PATH = re.compile(
+    r"/registries/(?P<registry>[^/]+)/tempdatarefs/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$"
+)
 DISCOVERY_PATH = re.compile(r"^/registrymanagement/v1\.0/registries/(?P<registry>[^/]+)/discovery$")
 REGISTRY_RESOURCE_GROUP = "rg-registry"
 
@@ -282,6 +285,11 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, {"registryName": discovery["registry"], "subscriptionId": SUBSCRIPTION,
                          "resourceGroup": REGISTRY_RESOURCE_GROUP, "primaryRegion": "emulator",
                          "primaryRegionResourceProviderUri": f"{emulator.base_url}/"}
+        if method == "PUT" and (tempdataref := TEMPDATAREF_PATH.search(path)):
+            # Where a registry asset's files would be uploaded; an inline conda file needs none.
+            blob = f"{emulator.base_url}/blobs/{tempdataref['registry']}/{tempdataref['name']}/{tempdataref['version']}"
+            return 200, {"blobReferenceForConsumption": {"blobUri": blob, "credential": {
+                "credentialType": "SAS", "sasUri": f"{blob}?sig=emulator"}}}
         match = ENVIRONMENTS_PATH.match(path)
         if not match:
             return 404, _error("NotFound", f"no route for {method} {path}")
