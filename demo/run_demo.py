@@ -57,6 +57,7 @@ def main() -> None:
     training.write_text(training.read_text().replace("numpy>=1.26", "numpy>=1.26,<2"))
     step("a changed declaration (numpy<2): only training is relocked", "lock")
     step("...and gets version 2; the others stay at 1", "register")
+    step("render the new lock", "build", "training")
     step("every version, newest first", "versions", "training")
     step("what clean-up would archive (dry run)", "gc", "--keep", "1")
 

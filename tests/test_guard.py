@@ -240,3 +240,36 @@ def test_verify_from_conda_list_explicit(repo: RepoBuilder, tmp_path: Path) -> N
     missing = repo.run("verify", "train", "--from", str(explicit), "--json")
     assert missing.exit_code == 1
     assert [(c["name"], c["change"]) for c in json.loads(missing.stdout)["changes"]] == [("numpy", "removed")]
+
+
+def test_verify_and_diff_a_prefix_with_conda_metadata(repo: RepoBuilder, tmp_path: Path) -> None:
+    """A prefix whose conda-meta/ records what conda linked: conda packages are checked too."""
+    repo.env("train", conda=conda_env())
+    assert repo.run("lock").exit_code == 0
+    from envlock.lockfile import read_lock
+
+    lock = read_lock("train", repo.root / "environments/train")
+    assert lock is not None
+    prefix = tmp_path / "prefix"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True)
+    (prefix / "conda-meta").mkdir()
+    for package in lock.for_platform("linux-64"):
+        record = {"name": package.name, "version": package.version, "build": package.build, "url": package.url}
+        (prefix / "conda-meta" / f"{package.name}-{package.version}-{package.build}.json").write_text(
+            json.dumps(record))
+    ok = repo.run("verify", "train", "--python", str(prefix), "--json")
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["conda_checked"] is True
+
+    numpy = next((prefix / "conda-meta").glob("numpy-*.json"))
+    record = json.loads(numpy.read_text())
+    numpy.write_text(json.dumps({**record, "build": "py310_tampered_0"}))
+    drifted = repo.run("verify", "train", "--python", str(prefix), "--json")
+    assert drifted.exit_code == 1
+    change = json.loads(drifted.stdout)["changes"][0]
+    assert (change["manager"], change["name"], change["change"]) == ("conda", "numpy", "changed")
+    assert change["after"].endswith("=py310_tampered_0")
+
+    diff = repo.run("diff", "train", str(prefix), "--json")
+    assert diff.exit_code == 1
+    assert [(c["name"], c["change"]) for c in json.loads(diff.stdout)] == [("numpy", "changed")]
