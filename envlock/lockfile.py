@@ -84,6 +84,14 @@ class LockHeader:
     image: str | None
     extra: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def is_untouched(self) -> bool:
+        """The content still hashes to what was recorded (not edited by hand)."""
+        return self.recorded_lock_sha256 == self.actual_lock_sha256
+
+    def is_fresh_for(self, inputs_sha256: str) -> bool:
+        return self.is_untouched and self.inputs_sha256 == inputs_sha256
+
 
 def lock_sha256(image: str, bodies: list[str]) -> str:
     return sha256_json({"image": image, "packages": bodies})

@@ -7,13 +7,12 @@ its provenance there).
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from envlock.platforms import KNOWN_PLATFORMS
-from envlock.yamlio import declaration_error, load_yaml
+from envlock.yamlio import declaration_error, load_yaml, reject_unknown_keys, suggest
 
 SETTINGS_FILE = "envlock.yaml"
 DEFAULT_PLATFORMS = ("linux-64",)
@@ -64,7 +63,7 @@ class Settings:
         for path, prefix, overrides in sources:
             if not overrides:
                 continue
-            _reject_unknown(path, prefix, overrides, ENVIRONMENT_KEYS)
+            reject_unknown_keys(path, prefix, overrides, ENVIRONMENT_KEYS)
             if "platforms" in overrides:
                 merged["platforms"] = _platforms(path, [*prefix, "platforms"], overrides["platforms"])
             if "virtual_packages" in overrides:
@@ -88,7 +87,7 @@ def load_settings(root: Path) -> Settings:
     if not path.is_file():
         return Settings(root=root)
     data = _mapping(path, [], load_yaml(path) or {})
-    _reject_unknown(path, [], data, ROOT_KEYS)
+    reject_unknown_keys(path, [], data, ROOT_KEYS)
     values: dict[str, Any] = {"root": root}
     if "platforms" in data:
         values["platforms"] = _platforms(path, ["platforms"], data["platforms"])
@@ -125,20 +124,6 @@ def load_settings(root: Path) -> Settings:
             for name, value in per_environment.items()
         }
     return Settings(**values)
-
-
-def suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f"did you mean '{close[0]}'? " if close else ""
-
-
-def _reject_unknown(path: Path, prefix: list[str], data: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    for key in data:
-        if key not in allowed:
-            raise declaration_error(
-                path, [*prefix, str(key)], f"unknown key '{key}'",
-                f"{suggest(str(key), allowed)}allowed keys: {', '.join(allowed)}",
-            )
 
 
 def _mapping(path: Path, key_path: list[str], value: Any) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from typing import Any
 from envlock.errors import DeclarationError
 from envlock.hashing import sha256_json
 from envlock.repo import ENV_FILE, Repo
-from envlock.settings import EnvironmentSettings, Settings, load_settings, suggest
-from envlock.yamlio import declaration_error, load_yaml
+from envlock.settings import EnvironmentSettings, Settings, load_settings
+from envlock.yamlio import declaration_error, load_yaml, reject_unknown_keys
 
 REQUIREMENTS_IN = "requirements.in"
 LOCK_FORMAT = "envlock-lock/1"
@@ -99,11 +99,7 @@ def load_environment(repo: Repo, name: str, settings: Settings | None = None) ->
     if not isinstance(data, dict):
         raise DeclarationError(env_path, "an AML environment YAML must be a mapping",
                                fix="write name:, image: and conda_file: keys")
-    for key in data:
-        if key not in AML_ENV_KEYS:
-            raise declaration_error(env_path, [str(key)], f"unknown key '{key}'",
-                                    f"{suggest(str(key), AML_ENV_KEYS)}AML environment keys are: "
-                                    f"{', '.join(AML_ENV_KEYS)}")
+    reject_unknown_keys(env_path, [], data, AML_ENV_KEYS, "AML environment keys")
     env_name = _required_string(env_path, data, "name", f"add name: {name}")
     if not AML_NAME.match(env_name):
         raise declaration_error(env_path, ["name"], f"'{env_name}' is not a valid AML environment name",
@@ -168,11 +164,7 @@ def _load_conda_file(
     if not isinstance(data, dict):
         raise DeclarationError(path, "a conda environment file must be a mapping",
                                fix="write channels: and dependencies: keys")
-    for key in data:
-        if key not in CONDA_FILE_KEYS:
-            raise declaration_error(path, [str(key)], f"unknown key '{key}'",
-                                    f"{suggest(str(key), CONDA_FILE_KEYS)}conda environment files take: "
-                                    f"{', '.join(CONDA_FILE_KEYS)}")
+    reject_unknown_keys(path, [], data, CONDA_FILE_KEYS, "conda environment file keys")
     channels = data.get("channels")
     if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
         raise declaration_error(path, ["channels"], "channels must be a non-empty list",

@@ -63,5 +63,22 @@ def declaration_error(
     return DeclarationError(path, problem, field=name, line=line_of(path, key_path), fix=fix)
 
 
+def suggest(word: str, choices: Sequence[str]) -> str:
+    """'did you mean ...? ' for a near miss, else ''."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+def reject_unknown_keys(path: Path, prefix: Sequence[str | int], data: dict[str, Any], allowed: Sequence[str],
+                        kind: str = "allowed keys") -> None:
+    """The first key not in `allowed` becomes an error naming its line and the nearest allowed key."""
+    for key in data:
+        if key not in allowed:
+            raise declaration_error(path, [*prefix, str(key)], f"unknown key '{key}'",
+                                    f"{suggest(str(key), allowed)}{kind}: {', '.join(allowed)}")
+
+
 def dump_yaml(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False, default_flow_style=False, allow_unicode=True)

@@ -54,7 +54,7 @@ def _check_environment(repo: Repo, name: str, settings: object, strict: bool) ->
                                 "no lock file", f"run envlock lock {name}"))
         return findings
     lock_file = relative(header.files[0])
-    if header.recorded_lock_sha256 != header.actual_lock_sha256:
+    if not header.is_untouched:
         findings.append(Finding(name, "edited-lock", "error", lock_file,
                                 "the lock's content no longer matches the hash it recorded "
                                 "(edited by hand?)",

@@ -59,11 +59,7 @@ def load_specs(repo: Repo, names: list[str], settings: Settings) -> list[Environ
 
 def is_fresh(spec: EnvironmentSpec) -> bool:
     header = read_header(spec.folder)
-    return (
-        header is not None
-        and header.inputs_sha256 == spec.inputs_sha256()
-        and header.recorded_lock_sha256 == header.actual_lock_sha256
-    )
+    return header is not None and header.is_fresh_for(spec.inputs_sha256())
 
 
 def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgrade_all: bool = False,
@@ -77,18 +73,18 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
     outcomes: dict[str, LockOutcome] = {}
     for spec in specs:
         header = read_header(spec.folder)
-        # A lock edited by hand is not trusted even as a preference.
-        trusted = header is not None and header.recorded_lock_sha256 == header.actual_lock_sha256
-        fresh = header is not None and trusted and header.inputs_sha256 == spec.inputs_sha256()
-        if header is not None and fresh and not upgrade_all and not wanted:
-            outcomes[spec.name] = LockOutcome(spec.name, "unchanged", lock_sha256=header.recorded_lock_sha256)
+        fresh = header is not None and header.is_fresh_for(spec.inputs_sha256())
+        unchanged = LockOutcome(spec.name, "unchanged", lock_sha256=header.recorded_lock_sha256 if header else None)
+        if fresh and not upgrade_all and not wanted:
+            outcomes[spec.name] = unchanged
             continue
-        previous = read_lock(spec.name, spec.folder) if trusted else None
+        # A lock edited by hand is not trusted even as a preference.
+        previous = read_lock(spec.name, spec.folder) if header is not None and header.is_untouched else None
         names_in_lock = {p.name for p in previous.packages} if previous else set()
         if upgrade_all or not fresh or (wanted & names_in_lock):
             work.append((spec, previous))
         else:
-            outcomes[spec.name] = LockOutcome(spec.name, "unchanged", lock_sha256=_recorded_hash(spec))
+            outcomes[spec.name] = unchanged
     if wanted and not upgrade_all:
         known = {p.name for _, previous in work if previous for p in previous.packages}
         missing = wanted - known - {n for s in specs for n in _declared_names(s)}
@@ -135,11 +131,6 @@ def _write_lock(folder: Path, files: dict[Path, str]) -> None:
     atomic_write_many(files)
     for path in obsolete:
         path.unlink(missing_ok=True)
-
-
-def _recorded_hash(spec: EnvironmentSpec) -> str | None:
-    header = read_header(spec.folder)
-    return header.recorded_lock_sha256 if header else None
 
 
 def _declared_names(spec: EnvironmentSpec) -> set[str]:
