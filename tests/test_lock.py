@@ -164,3 +164,20 @@ def test_unreachable_mirror_fails_cleanly(repo: RepoBuilder) -> None:
     assert result.exit_code == 1
     assert "cannot read conda metadata" in result.stderr
     assert not (repo.root / "environments/train/conda-lock.yml").exists()
+
+
+def test_conda_lock_itself_renders_the_lock(repo: RepoBuilder) -> None:
+    """conda-lock's own CLI reads the file (what conda-lock install and micromamba consume)."""
+    import subprocess
+    import sys
+
+    folder = repo.env("train", conda=CONDA_NUMPY)
+    assert repo.run("lock").exit_code == 0
+    conda_lock = Path(sys.executable).parent / "conda-lock"
+    result = subprocess.run([str(conda_lock), "render", "-k", "explicit", "-p", "linux-64", "conda-lock.yml"],
+                            cwd=folder, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    explicit = (folder / "conda-linux-64.lock").read_text().splitlines()
+    urls = {line.split("#")[0] for line in explicit if line.startswith("https://")}
+    locked = {p["url"] for p in packages(folder) if p["platform"] == "linux-64"}
+    assert urls == locked
