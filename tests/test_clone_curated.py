@@ -158,6 +158,9 @@ def test_image_only_curated_environment(curated: RepoBuilder, aml: AmlEmulator, 
     assert curated.run("build").exit_code == 0
     rendered = yaml.safe_load((curated.root / "build/minimal-py311-inference/env.yml").read_text())
     assert rendered["image"].endswith(digest) and "build" not in rendered
+    exported = curated.run("export", "minimal-py311-inference:1", "--as", "mini-copy")
+    assert exported.exit_code == 0, exported.output
+    assert yaml.safe_load((curated.root / "environments/mini-copy/env.yml").read_text())["image"].endswith(digest)
 
 
 def test_outdated_reports_new_versions_moved_tags_and_tag_digests(curated: RepoBuilder, aml: AmlEmulator,

@@ -103,6 +103,20 @@ def test_versions_export_and_gc(repo: RepoBuilder) -> None:
     assert json.loads(repo.run("gc", "train", "--keep", "0", "--older-than", "1", "--json").stdout)["versions"] == []
 
 
+
+def test_gc_keeps_versions_that_jobs_still_use(repo: RepoBuilder) -> None:
+    locked_repo(repo, ["train"])
+    assert repo.run("register").exit_code == 0
+    (repo.root / "environments/train/conda.yaml").write_text(conda_env(extra="  - scipy\n"))
+    assert repo.run("lock").exit_code == 0 and repo.run("register").exit_code == 0
+    (repo.root / "jobs").mkdir()
+    job = repo.root / "jobs/nightly.yml"
+    job.write_text("command: python train.py\nenvironment: azureml:train:1   # not pinned forward yet\n")
+    assert json.loads(repo.run("gc", "--keep", "0", "--json").stdout)["versions"] == []
+    job.unlink()
+    assert [v["version"] for v in json.loads(repo.run("gc", "--keep", "0", "--json").stdout)["versions"]] == ["1"]
+
+
 def test_race_on_one_sqlite_file(repo: RepoBuilder) -> None:
     names = [f"env{i}" for i in range(4)]
     locked_repo(repo, names)

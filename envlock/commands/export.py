@@ -59,9 +59,11 @@ def run_export(repo: Repo, registry: Registry, reference: str, *, new_name: str 
         files[folder / REQUIREMENTS_IN] = "".join(pin + "\n" for pin in pins)
         if PYTHON_TAG in stored.tags:
             settings["python"] = stored.tags[PYTHON_TAG]
+    elif stored.image and not build:
+        env_yml["image"] = stored.image  # image only: the digest is the whole declaration
     else:
-        raise EnvlockError(f"{ref.name}:{ref.version} has neither a conda file nor an envlock build "
-                           "context; envlock cannot declare it")
+        raise EnvlockError(f"{ref.name}:{ref.version} is a build context envlock did not make; "
+                           "envlock cannot declare it")
     files[folder / ENV_FILE] = dump_yaml(env_yml)
     files[folder / "envlock.yaml"] = dump_yaml(settings)
     if folder.exists():

@@ -1,4 +1,5 @@
-"""`envlock gc`: archive (never delete) versions no current lock uses and not among the newest N."""
+"""`envlock gc`: archive (never delete) versions that no current lock and no job in the repository
+uses, beyond the newest N."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def find_candidates(repo: Repo, registry: Registry, names: list[str], *, keep: i
                     older_than_days: float | None, now: datetime | None = None) -> list[Candidate]:
     cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=older_than_days) \
         if older_than_days is not None else None
+    referenced = _referenced_by_jobs(repo)
     candidates = []
     for name in names:
         header = read_header(repo.environments_dir / name)
@@ -31,10 +33,28 @@ def find_candidates(repo: Repo, registry: Registry, names: list[str], *, keep: i
         for index, version in enumerate(versions):
             if version.archived or index < keep or (current and version.lock_sha256 == current):
                 continue
+            if (name, version.version) in referenced:
+                continue  # a job in this repository still runs on it
             if cutoff is not None and _parse_time(version.created_at) > cutoff:
                 continue
             candidates.append(Candidate(name, version.version, version.created_at, version.lock_sha256))
     return candidates
+
+
+def _referenced_by_jobs(repo: Repo) -> set[tuple[str, str]]:
+    from envlock.commands.preflight import scan
+    from envlock.errors import EnvlockError
+    from envlock.refs import parse_reference
+
+    referenced = set()
+    for use in scan(repo, []):
+        try:
+            ref = parse_reference(use.value or "")
+        except EnvlockError:
+            continue
+        if ref.version and ref.registry is None:
+            referenced.add((ref.name, ref.version))
+    return referenced
 
 
 def archive(registry: Registry, candidates: list[Candidate]) -> None:
