@@ -64,7 +64,11 @@ def test_preflight_reports_every_drift_scenario(jobs_repo: RepoBuilder) -> None:
 
 
 def test_archived_versions_are_reported(jobs_repo: RepoBuilder) -> None:
-    assert jobs_repo.run("gc", "train", "--keep", "0", "--apply").exit_code == 0  # archives train:1
+    gc = json.loads(jobs_repo.run("gc", "train", "--keep", "0", "--json").stdout)
+    assert gc["versions"] == []  # jobs still reference train:1, so gc keeps it
+    from envlock.registries import open_registry
+
+    open_registry(None, jobs_repo.root).set_archived("train", "1", True)  # archived by hand
     found = json.loads(jobs_repo.run("preflight", "jobs/pipeline.yml", "--json").stdout)
     assert ("jobs/pipeline.yml", 11, "archived-version") in kinds(found)
 
