@@ -8,7 +8,7 @@ is registered. Nothing here talks to the network.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,6 @@ class LockHeader:
     recorded_lock_sha256: str | None
     actual_lock_sha256: str
     image: str | None
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_untouched(self) -> bool:
@@ -177,18 +176,21 @@ def _render_conda_lock(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str]]
     return _with_hash(lock, digest), {folder / CONDA_LOCK_FILE: text}
 
 
+def pip_requirement_lines(packages: list[LockedPackage], separator: str = " \\\n    ") -> str:
+    """`name==version --hash=sha256:...` for each pip package, in pip-tools' layout by default."""
+    lines = []
+    for package in sorted((p for p in packages if p.manager == "pip"), key=lambda p: p.name):
+        if package.url.startswith("git+"):
+            lines.append(f"{package.name} @ {package.url}")
+            continue
+        hashes = package.hashes or ((package.sha256,) if package.sha256 else ())
+        parts = [f"{package.name}=={package.version}", *(f"--hash=sha256:{digest}" for digest in sorted(hashes))]
+        lines.append(separator.join(parts))
+    return "".join(line + "\n" for line in lines)
+
+
 def _render_requirements(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str]]:
-    bodies = {}
-    for platform in lock.platforms:
-        lines = []
-        for package in sorted(lock.for_platform(platform), key=lambda p: p.name):
-            hashes = package.hashes or ((package.sha256,) if package.sha256 else ())
-            if package.url.startswith("git+"):
-                lines.append(f"{package.name} @ {package.url}")
-                continue
-            parts = [f"{package.name}=={package.version}"] + [f"--hash=sha256:{h}" for h in sorted(hashes)]
-            lines.append(" \\\n    ".join(parts))
-        bodies[platform] = "".join(line + "\n" for line in lines)
+    bodies = {platform: pip_requirement_lines(lock.for_platform(platform)) for platform in lock.platforms}
     digest = lock_sha256(lock.image, [bodies[p] for p in lock.platforms])
     files = {}
     for index, platform in enumerate(lock.platforms):
@@ -239,7 +241,7 @@ def read_header(folder: Path) -> LockHeader | None:
         }
         image = custom.get("image")
         return LockHeader(tuple(files), custom.get("inputs-sha256"), custom.get("lock-sha256"),
-                          lock_sha256(image or "", [body]), image, custom)
+                          lock_sha256(image or "", [body]), image)
     metas: list[dict[str, str]] = []
     bodies = []
     for path in files:
@@ -250,7 +252,7 @@ def read_header(folder: Path) -> LockHeader | None:
     consistent = all(m.get("inputs-sha256") == first.get("inputs-sha256") for m in metas)
     image = first.get("image")
     return LockHeader(tuple(files), first.get("inputs-sha256") if consistent else None,
-                      first.get("lock-sha256"), lock_sha256(image or "", bodies), image, first)
+                      first.get("lock-sha256"), lock_sha256(image or "", bodies), image)
 
 
 def _split_requirements(text: str) -> tuple[dict[str, str], str]:

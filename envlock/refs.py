@@ -27,10 +27,6 @@ class EnvironmentRef:
     label: str | None = None
     registry: str | None = None
 
-    @property
-    def is_exact(self) -> bool:
-        return self.version is not None
-
     def __str__(self) -> str:
         return format_reference(self.name, self.version, registry=self.registry, label=self.label)
 

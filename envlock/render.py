@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from envlock import __version__
 from envlock.errors import EnvlockError
 from envlock.hashing import sha256_text
-from envlock.lockfile import Lock
+from envlock.lockfile import Lock, pip_requirement_lines
 from envlock.spec import EnvironmentSpec
 from envlock.yamlio import dump_yaml
 
@@ -55,7 +55,7 @@ def render_environment(spec: EnvironmentSpec, lock: Lock) -> RenderedEnvironment
         conda_file = None
         image = spec.image
     elif lock.is_pip_only:
-        files["requirements.txt"] = header + render_pip_lines(lock, with_hashes=True)
+        files["requirements.txt"] = header + pip_requirement_lines(lock.for_platform(AML_PLATFORM))
         files["Dockerfile"] = header + render_dockerfile(spec.image)
         env_yml["build"] = {"path": ".", "dockerfile_path": "Dockerfile"}
         conda_file = None
@@ -77,26 +77,10 @@ def render_conda_file(name: str, lock: Lock) -> str:
         f"{p.name}={p.version}={p.build}" for p in sorted(packages, key=lambda p: p.name)
         if p.manager == "conda"
     ]
-    pip_lines = render_pip_lines(lock, with_hashes=True, one_per_line=True)
+    pip_lines = pip_requirement_lines(packages, separator=" ")
     if pip_lines:
         dependencies.append({"pip": pip_lines.splitlines()})
     return dump_yaml({"name": name, "channels": list(lock.channels), "dependencies": dependencies})
-
-
-def render_pip_lines(lock: Lock, *, with_hashes: bool, one_per_line: bool = False) -> str:
-    lines = []
-    for package in sorted(lock.for_platform(AML_PLATFORM), key=lambda p: p.name):
-        if package.manager != "pip":
-            continue
-        if package.url.startswith("git+"):
-            lines.append(f"{package.name} @ {package.url}")
-            continue
-        hashes = package.hashes or ((package.sha256,) if package.sha256 else ())
-        parts = [f"{package.name}=={package.version}"]
-        if with_hashes:
-            parts += [f"--hash=sha256:{digest}" for digest in sorted(hashes)]
-        lines.append((" " if one_per_line else " \\\n    ").join(parts))
-    return "".join(line + "\n" for line in lines)
 
 
 def render_dockerfile(image: str) -> str:

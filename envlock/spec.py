@@ -69,10 +69,6 @@ class EnvironmentSpec:
         return self.conda_file is None
 
     @property
-    def is_image_only(self) -> bool:
-        return self.conda_file is None and not self.pip_dependencies
-
-    @property
     def python(self) -> str | None:
         return self.settings.python
 
