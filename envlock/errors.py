@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def indent(text: str) -> str:
+    """A tool's own output, indented under envlock's one-line message."""
+    return "\n".join("  " + line for line in text.strip().splitlines())
+
+
 class EnvlockError(Exception):
     """An error with a message meant for the user and the exit code to leave with."""
 

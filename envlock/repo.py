@@ -23,6 +23,13 @@ class Repo:
     def build_dir(self) -> Path:
         return self.root / "build"
 
+    def relative(self, path: Path | str) -> str:
+        """`path` as the user sees it in messages: relative to the repository when inside it."""
+        try:
+            return str(Path(path).resolve().relative_to(self.root))
+        except ValueError:
+            return str(path)
+
     def environment_names(self) -> list[str]:
         """Every folder under environments/ that holds an env.yml, sorted."""
         if not self.environments_dir.is_dir():

@@ -8,7 +8,7 @@ from envlock.errors import DeclarationError
 from envlock.findings import Finding
 from envlock.lockfile import read_header
 from envlock.repo import Repo
-from envlock.settings import load_settings
+from envlock.settings import Settings, load_settings
 from envlock.spec import load_environment
 
 IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -26,14 +26,10 @@ def run_check(repo: Repo, names: list[str], *, strict: bool = False) -> list[Fin
     return findings
 
 
-def _check_environment(repo: Repo, name: str, settings: object, strict: bool) -> list[Finding]:
-    def relative(path: object) -> str:
-        text = str(path)
-        root = str(repo.root) + "/"
-        return text[len(root):] if text.startswith(root) else text
-
+def _check_environment(repo: Repo, name: str, settings: Settings, strict: bool) -> list[Finding]:
+    relative = repo.relative
     try:
-        spec = load_environment(repo, name, settings)  # type: ignore[arg-type]
+        spec = load_environment(repo, name, settings)
     except DeclarationError as exc:
         return [Finding(name, "invalid-declaration", "error", relative(exc.path), exc.problem,
                         exc.fix or "", exc.line)]

@@ -77,8 +77,7 @@ def run_pin(repo: Repo, paths: list[Path], registry: Registry | None, *, from_fi
         new = format_reference(name, versions[name])
         if new != use.value:
             by_file.setdefault(use.file, []).append((use, new))
-            changes.append(PinChange(str(use.file.relative_to(repo.root)) if use.file.is_relative_to(repo.root)
-                                     else str(use.file), use.line, use.value or "", new))
+            changes.append(PinChange(repo.relative(use.file), use.line, use.value or "", new))
     if not dry_run and by_file:
         atomic_write_many({path: replace_scalars(path.read_text(encoding="utf-8"), items)
                            for path, items in by_file.items()})

@@ -48,7 +48,7 @@ def run_preflight(repo: Repo, paths: list[Path], registry: Registry | None, *, s
 
 
 def _check_use(repo: Repo, use: EnvironmentUse, declared: set[str], view: RegistryView) -> list[Finding]:
-    file = _relative(repo, use.file)
+    file = repo.relative(use.file)
 
     def finding(name: str, kind: str, message: str, fix: str, severity: str = "error") -> Finding:
         return Finding(name, kind, severity, file, message, fix, use.line)
@@ -115,14 +115,7 @@ def _pipeline_consistency(repo: Repo, uses: list[EnvironmentUse], strict: bool) 
             first = min(by_version.values(), key=lambda u: u.line)
             listing = ", ".join(f"{v} ({u.step.rsplit('.', 1)[0]})" for v, u in sorted(by_version.items()))
             findings.append(Finding(name, "mixed-versions", "error" if strict else "warning",
-                                    _relative(repo, Path(pipeline)),
+                                    repo.relative(pipeline),
                                     f"steps of one pipeline use different versions of {name}: {listing}",
                                     "envlock pin to one version", first.line))
     return findings
-
-
-def _relative(repo: Repo, path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(repo.root))
-    except ValueError:
-        return str(path)

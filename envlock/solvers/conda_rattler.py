@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from envlock.errors import DeclarationError, SolveError
+from envlock.errors import DeclarationError, SolveError, indent
 from envlock.lockfile import LockedPackage
 from envlock.platforms import TargetPlatform
 
@@ -119,7 +119,7 @@ def solve_conda(request: CondaRequest) -> list[LockedPackage]:
         records = asyncio.run(run())
     except SolverError as exc:
         raise SolveError(f"the conda specs cannot be solved for {request.platform.conda}:\n"
-                         f"{_indent(str(exc))}") from None
+                         f"{indent(str(exc))}") from None
     except Exception as exc:  # rattler's gateway errors carry the failing URL
         if type(exc).__name__ in ("GatewayError", "FetchRepoDataError", "IoError"):
             raise SolveError(f"cannot read conda metadata for {request.platform.conda}: "
@@ -151,10 +151,6 @@ def _dependency_map(depends: Sequence[str]) -> dict[str, str]:
         name, _, spec = depend.partition(" ")
         result[name] = spec.strip() or "*"
     return result
-
-
-def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.strip().splitlines())
 
 
 def _first_line(text: str) -> str:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import tomllib
 
-from envlock.errors import SolveError
+from envlock.errors import SolveError, indent
 from envlock.lockfile import LockedPackage
 from envlock.platforms import TargetPlatform
 
@@ -187,12 +187,8 @@ def _explain_failure(stderr: str, request: PipRequest) -> str:
     if any(marker in lowered for marker in ("failed to fetch", "connect", "dns error", "timed out")) \
             and "not found in the package registry" not in lowered:
         return (f"cannot reach the pip index {request.index_url} while resolving for {target}:\n"
-                f"{_indent(text)}\n  fix: check the network or pip_index_url in envlock.yaml")
+                f"{indent(text)}\n  fix: check the network or pip_index_url in envlock.yaml")
     if "not found in the package registry" in lowered:
-        return (f"unknown pip package while resolving for {target}:\n{_indent(text)}\n"
+        return (f"unknown pip package while resolving for {target}:\n{indent(text)}\n"
                 "  fix: correct the package name in the declaration")
-    return f"the pip requirements cannot be resolved for {target}:\n{_indent(text)}"
-
-
-def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())
+    return f"the pip requirements cannot be resolved for {target}:\n{indent(text)}"
