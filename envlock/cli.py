@@ -173,7 +173,7 @@ def register(ctx: click.Context, names: tuple[str, ...], registry_url: str | Non
     results = run_register(repo, selected, registry, dry_run=dry_run, show_progress=not as_json)
     mapping = {r.name: r.as_dict() for r in results}
     if output is not None and not dry_run:
-        atomic_write(output, json.dumps(mapping, indent=2, sort_keys=True) + "\n")
+        atomic_write(output, json.dumps(mapping, indent=2, sort_keys=True) + "\n", root=None)
     if as_json:
         echo_json(mapping)
         return

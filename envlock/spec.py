@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from envlock.errors import DeclarationError
+from envlock.fsutil import safe_path
 from envlock.hashing import sha256_json
 from envlock.repo import ENV_FILE, Repo
 from envlock.settings import EnvironmentSettings, Settings, load_settings
@@ -90,6 +91,7 @@ class EnvironmentSpec:
 def load_environment(repo: Repo, name: str, settings: Settings | None = None) -> EnvironmentSpec:
     settings = settings or load_settings(repo.root)
     folder = repo.environments_dir / name
+    safe_path(repo.root, folder)  # a declaration linked in from outside is refused, not followed
     env_path = folder / ENV_FILE
     data = load_yaml(env_path)
     if not isinstance(data, dict):
@@ -127,6 +129,11 @@ def load_environment(repo: Repo, name: str, settings: Settings | None = None) ->
             )
         conda_name = _required_string(env_path, data, "conda_file", "name the conda file, e.g. conda.yaml")
         conda_path = (folder / conda_name).resolve()
+        if repo.root.resolve() not in conda_path.parents:
+            raise declaration_error(env_path, ["conda_file"],
+                                    f"conda file '{conda_name}' is outside the repository",
+                                    "keep the conda file inside the repository (beside env.yml), "
+                                    "not an absolute path or a link out of it")
         if not conda_path.is_file():
             raise declaration_error(env_path, ["conda_file"], f"conda file '{conda_name}' not found",
                                     f"create {folder / conda_name} or correct conda_file")

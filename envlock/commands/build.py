@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 
 from envlock import __version__
 from envlock.commands.lock import LockOutcome, run_lock
 from envlock.errors import EnvlockError
-from envlock.fsutil import atomic_write, atomic_write_many
+from envlock.fsutil import atomic_write, atomic_write_many, remove, safe_path
 from envlock.lockfile import read_lock
 from envlock.render import RenderedEnvironment, render_environment
 from envlock.repo import Repo
@@ -46,14 +45,12 @@ def run_build(repo: Repo, names: list[str], *, show_progress: bool = True) -> Bu
     rendered = rendered_for(repo, names)
     for environment in rendered:
         folder = repo.build_dir / environment.name
+        real_folder = safe_path(repo.root, folder)  # refuses build/ or build/<name> linked outside
         files = {folder / name: text for name, text in environment.files}
-        for leftover in folder.glob("*") if folder.is_dir() else []:
-            if leftover not in files:
-                if leftover.is_dir():
-                    shutil.rmtree(leftover)
-                else:
-                    leftover.unlink()
-        atomic_write_many(files)
+        atomic_write_many(files, root=repo.root)
+        for leftover in real_folder.iterdir():
+            if leftover.name not in dict(environment.files):
+                remove(repo.root, folder / leftover.name)
     _update_manifest(repo, rendered)
     return BuildResult(outcomes, rendered)
 
@@ -77,4 +74,4 @@ def _update_manifest(repo: Repo, rendered: list[RenderedEnvironment]) -> None:
             "files": environment.file_hashes(),
         }
     manifest = {"envlock_version": __version__, "environments": dict(sorted(entries.items()))}
-    atomic_write(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    atomic_write(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n", root=repo.root)

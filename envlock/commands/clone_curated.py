@@ -18,7 +18,7 @@ import yaml
 
 from envlock.commands.lock import run_lock
 from envlock.errors import EnvlockError, UsageError
-from envlock.fsutil import atomic_write_many
+from envlock.fsutil import atomic_write_many, remove
 from envlock.httpget import FetchError, http_get
 from envlock.oci import parse_image, resolve_digest
 from envlock.registries.azureml import AzureMLRegistry, Definition
@@ -74,7 +74,7 @@ def run_clone_curated(repo: Repo, curated: str, *, version: str | None, label: s
                            "pass --as NEWNAME or --force")
     unchanged = previous is not None and all(previous.get(k) == v for k, v in provenance.items())
     if not unchanged:
-        _write_clone(folder, name, definition, pinned, conda, provenance)
+        _write_clone(repo.root, folder, name, definition, pinned, conda, provenance)
     run_lock(repo, [name], show_progress=show_progress)
     status = "unchanged" if unchanged else ("updated" if previous else "cloned")
     return CloneResult(name, status, definition.name, definition.version, pinned, conda is not None)
@@ -156,7 +156,7 @@ def _previous_provenance(folder: Path) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in provenance.items()}
 
 
-def _write_clone(folder: Path, name: str, definition: Definition, pinned: str, conda: dict[str, Any] | None,
+def _write_clone(root: Path, folder: Path, name: str, definition: Definition, pinned: str, conda: dict[str, Any] | None,
                  provenance: dict[str, str]) -> None:
     env_yml: dict[str, Any] = {
         "$schema": ENV_SCHEMA,
@@ -176,6 +176,6 @@ def _write_clone(folder: Path, name: str, definition: Definition, pinned: str, c
     if conda is not None:
         files[folder / "conda.yaml"] = dump_yaml(conda)
     stale = [p for p in (folder / "conda.yaml",) if p.exists() and p not in files]
-    atomic_write_many(files)
+    atomic_write_many(files, root=root)
     for path in stale:
-        path.unlink()
+        remove(root, path)

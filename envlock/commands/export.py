@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import yaml
 
 from envlock.errors import EnvlockError, UsageError
-from envlock.fsutil import atomic_write_many
+from envlock.fsutil import atomic_write_many, remove, safe_path
 from envlock.refs import parse_reference
 from envlock.registries import Registry
 from envlock.render import ENV_SCHEMA, PYTHON_TAG
@@ -66,9 +65,10 @@ def run_export(repo: Repo, registry: Registry, reference: str, *, new_name: str 
                            "envlock cannot declare it")
     files[folder / ENV_FILE] = dump_yaml(env_yml)
     files[folder / "envlock.yaml"] = dump_yaml(settings)
-    if folder.exists():
-        shutil.rmtree(folder)
-    atomic_write_many(files)
+    atomic_write_many(files, root=repo.root)
+    for leftover in safe_path(repo.root, folder).iterdir():  # --force: what the new declaration lacks
+        if folder / leftover.name not in files:
+            remove(repo.root, folder / leftover.name)
     load_environment(repo, name)  # what was written must be a valid declaration
     return folder
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envlock.errors import EnvlockError
-from envlock.fsutil import atomic_write_many
+from envlock.fsutil import atomic_write_many, remove
 from envlock.lockfile import (
     CONDA_LOCK_FILE,
     REQUIREMENTS_TXT,
@@ -101,7 +101,7 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
         try:
             lock = lock_environment(LockRequest(spec, settings, previous, frozenset(wanted), upgrade_all))
             lock, files = render_lock_files(lock, spec.folder)
-            _write_lock(spec.folder, files)
+            _write_lock(repo.root, spec.folder, files)
         except EnvlockError as exc:
             progress.finish(spec.name, "failed")
             return LockOutcome(spec.name, "failed", time.perf_counter() - started, error=exc.message)
@@ -124,13 +124,13 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
     return ordered
 
 
-def _write_lock(folder: Path, files: dict[Path, str]) -> None:
+def _write_lock(root: Path, folder: Path, files: dict[Path, str]) -> None:
     """Write the new lock files together and drop lock files the new lock no longer has."""
     present = [folder / CONDA_LOCK_FILE, folder / REQUIREMENTS_TXT, *folder.glob("requirements-*.txt")]
     obsolete = [path for path in present if path.exists() and path not in files]
-    atomic_write_many(files)
+    atomic_write_many(files, root=root)
     for path in obsolete:
-        path.unlink(missing_ok=True)
+        remove(root, path)
 
 
 def _declared_names(spec: EnvironmentSpec) -> set[str]:

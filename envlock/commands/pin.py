@@ -80,7 +80,7 @@ def run_pin(repo: Repo, paths: list[Path], registry: Registry | None, *, from_fi
             changes.append(PinChange(repo.relative(use.file), use.line, use.value or "", new))
     if not dry_run and by_file:
         atomic_write_many({path: replace_scalars(path.read_text(encoding="utf-8"), items)
-                           for path, items in by_file.items()})
+                           for path, items in by_file.items()}, root=repo.root)
     return changes
 
 

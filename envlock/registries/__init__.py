@@ -91,7 +91,9 @@ def open_registry(url: str | None, repo_root: Path) -> Registry:
         if rest.startswith("///"):
             path = Path(rest[2:])
         elif rest and not rest.startswith("/"):
-            path = repo_root / rest
+            from envlock.fsutil import safe_path
+
+            path = safe_path(repo_root, repo_root / rest)  # .envlock/ linked outside is refused
         else:
             raise UsageError(f"registry URL '{url}': write sqlite:///absolute/path.db or sqlite:relative/path.db")
         return SqliteRegistry(path, url)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from envlock.errors import UsageError
 from envlock.registries import EnvironmentVersion, RegistryError, VersionExists
 
 SCHEMA = """
@@ -49,7 +50,13 @@ class SqliteRegistry:
     def __init__(self, path: Path, url: str | None = None) -> None:
         self.path = path
         self.url = url or f"sqlite://{path}"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"registry {self.url}: cannot create the folder {path.parent}: "
+                             f"{exc.strerror or exc}") from None
+        if path.is_dir():
+            raise UsageError(f"registry {self.url}: {path} is a folder; name a database file")
         self._create_schema()
 
     def _create_schema(self) -> None:
