@@ -51,5 +51,9 @@ class SolveError(EnvlockError):
     """A solver could not produce a lock (unsolvable spec, unknown package, unreachable index)."""
 
 
+class ImageError(EnvlockError):
+    """An image could not be read (unreachable, unknown tag, refused credentials, malformed manifest)."""
+
+
 class UsageError(EnvlockError):
     exit_code = 2

@@ -1,4 +1,4 @@
-"""Plain HTTP GETs for metadata (manifests, tokens, build-context files): stdlib only."""
+"""Plain HTTP for metadata and image layers (manifests, tokens, blobs, build-context files): stdlib only."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import Message
+from typing import IO
 
 from envlock.errors import EnvlockError
 
@@ -17,19 +20,46 @@ class FetchError(EnvlockError):
 
 
 def http_get(url: str, headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, Message, bytes]:
-    """(status, headers, body); HTTP error statuses are returned, network failures raised.
+    """(status, headers, body); HTTP error statuses are returned, network failures raised."""
+    return http_request("GET", url, headers, None, timeout)
+
+
+def http_request(method: str, url: str, headers: dict[str, str] | None = None, data: bytes | None = None,
+                 timeout: float = 30) -> tuple[int, Message, bytes]:
+    """(status, headers, body) of one request; HTTP error statuses are returned, network failures raised."""
+    with http_stream(url, headers, timeout, method=method, data=data) as (status, response_headers, body):
+        return status, response_headers, body.read()
+
+
+@contextmanager
+def http_stream(url: str, headers: dict[str, str] | None = None, timeout: float = 30, *, method: str = "GET",
+                data: bytes | None = None) -> Iterator[tuple[int, Message, IO[bytes]]]:
+    """The response body as a stream, for blobs too large to hold in memory.
 
     The CA bundle that azure-identity and requests honour (REQUESTS_CA_BUNDLE) is honoured here too,
-    so a corporate proxy's CA configured once works for every call envlock makes.
+    so a corporate proxy's CA configured once works for every call envlock makes. An Authorization
+    header is never sent on after a redirect: registries redirect blob reads to storage hosts
+    (ACR to *.blob.core.windows.net with a SAS URL), which must not receive the registry token.
     """
-    request = urllib.request.Request(url, headers=headers or {}, method="GET")
+    request = urllib.request.Request(url, data=data, method=method)
+    for key, value in (headers or {}).items():
+        if key.lower() == "authorization":
+            request.add_unredirected_header(key, value)
+        else:
+            request.add_header(key, value)
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
     context = ssl.create_default_context(cafile=bundle) if bundle else None
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
-            return response.status, response.headers, response.read()
+        response = urllib.request.urlopen(request, timeout=timeout, context=context)
     except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
+        with error:
+            yield error.code, error.headers, error
+        return
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise FetchError(f"cannot reach {urllib.parse.urlsplit(url).netloc}: {reason}") from None
+    with response:
+        try:
+            yield response.status, response.headers, response
+        except OSError as error:  # the connection broke while the caller was reading
+            raise FetchError(f"lost the connection to {urllib.parse.urlsplit(url).netloc}: {error}") from None

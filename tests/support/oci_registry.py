@@ -28,9 +28,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from tests.support.image_layers import Layer
 from tests.support.tls import make_certificates
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 SERVICE = "envlock-test-registry"
 ISSUER = "envlock-test-issuer"
 
@@ -96,18 +98,45 @@ class OciRegistry:
 
     def push(self, repository: str, tag: str, label: str) -> str:
         """Push a small image (one config blob) under repository:tag; returns the manifest digest."""
+        return self.push_image(repository, tag, [], labels={"v": label})
+
+    def push_image(self, repository: str, tag: str, layers: list[Layer], *, env: list[str] | None = None,
+                   labels: dict[str, str] | None = None, index: bool = False) -> str:
+        """Push an image with real layer blobs; with index=True behind an OCI index that also lists an
+        arm64 manifest (as multi-platform images do). Returns the digest the tag names."""
         self._repository = repository
-        config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Labels": {"v": label}},
-                             "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+        manifest = self._push_manifest_blobs(repository, layers, env or [], labels or {}, "amd64")
+        if not index:
+            return self._put_manifest(repository, tag, manifest, OCI_MANIFEST)
+        amd64 = self._put_manifest(repository, f"{tag}-amd64", manifest, OCI_MANIFEST)
+        arm64_manifest = self._push_manifest_blobs(repository, [], [], {"arch": "arm64"}, "arm64")
+        arm64 = self._put_manifest(repository, f"{tag}-arm64", arm64_manifest, OCI_MANIFEST)
+        entries = [
+            {"mediaType": OCI_MANIFEST, "digest": arm64, "size": len(arm64_manifest),
+             "platform": {"os": "linux", "architecture": "arm64"}},
+            {"mediaType": OCI_MANIFEST, "digest": amd64, "size": len(manifest),
+             "platform": {"os": "linux", "architecture": "amd64"}},
+        ]
+        document = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}).encode()
+        return self._put_manifest(repository, tag, document, OCI_INDEX)
+
+    def _push_manifest_blobs(self, repository: str, layers: list[Layer], env: list[str], labels: dict[str, str],
+                             architecture: str) -> bytes:
+        config = json.dumps({"architecture": architecture, "os": "linux",
+                             "config": {"Labels": labels, "Env": env},
+                             "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]}}).encode()
         config_digest = self._upload_blob(repository, config)
-        manifest = json.dumps({
+        return json.dumps({
             "schemaVersion": 2, "mediaType": OCI_MANIFEST,
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
                        "size": len(config)},
-            "layers": [],
+            "layers": [{"mediaType": layer.media_type, "digest": self._upload_blob(repository, layer.blob),
+                        "size": len(layer.blob)} for layer in layers],
         }).encode()
-        response = self._request("PUT", f"{self.url}/v2/{repository}/manifests/{tag}", manifest,
-                                 {"Content-Type": OCI_MANIFEST})
+
+    def _put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> str:
+        response = self._request("PUT", f"{self.url}/v2/{repository}/manifests/{reference}", body,
+                                 {"Content-Type": media_type})
         return str(response.headers["Docker-Content-Digest"])
 
     def _upload_blob(self, repository: str, data: bytes) -> str:
@@ -121,18 +150,27 @@ class OciRegistry:
 
 
 class TokenService:
-    """Issues anonymous pull tokens (ES256 JWTs with an x5c chain) that docker-registry trusts."""
+    """An ACR-shaped token service whose ES256 JWTs (with an x5c chain) docker-registry trusts.
+
+    GET /oauth2/token issues anonymous pull tokens, except for private repositories (401, as ACR
+    answers without credentials). POST /oauth2/exchange trades an Azure AD access token for a
+    refresh token; POST /oauth2/token trades a refresh token for an access token (ACR's flows).
+    """
 
     def __init__(self, folder: Path) -> None:
         self.ca, self.cert, key = make_certificates(folder)
         self.key = serialization.load_pem_private_key(key.read_bytes(), password=None)
         certificate = x509.load_pem_x509_certificate(self.cert.read_bytes())
         self.chain = [base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()]
-        self.requests: list[str] = []
+        self.requests: list[str] = []  # the scope of every token issued
+        self.calls: list[tuple[str, str, dict[str, str]]] = []  # method, path, form fields
+        self.private: set[str] = set()  # repositories that need credentials
+        self.aad_tokens: set[str] = set()  # Azure AD tokens the exchange accepts
+        self.refresh_tokens: set[str] = set()  # refresh tokens the token endpoint accepts
         service = self
         handler = type("TokenHandler", (_TokenHandler,), {"service": service})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        self.realm = f"http://127.0.0.1:{self.server.server_address[1]}/oauth2/token"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def issue(self, scope: str) -> str:
@@ -150,6 +188,27 @@ class TokenService:
         signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
         return f"{signing_input}.{_b64(signature)}"
 
+    def answer(self, method: str, path: str, fields: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        self.calls.append((method, path, fields))
+        scope = fields.get("scope", "")
+        repository = scope.split(":")[1] if scope.count(":") >= 2 else ""
+        if path == "/oauth2/exchange" and method == "POST":
+            if fields.get("grant_type") != "access_token" or fields.get("access_token") not in self.aad_tokens:
+                return 401, {"errors": [{"code": "UNAUTHORIZED"}]}
+            refresh = f"refresh-{len(self.refresh_tokens)}-{fields['access_token']}"
+            self.refresh_tokens.add(refresh)
+            return 200, {"refresh_token": refresh}
+        if path != "/oauth2/token":
+            return 404, {}
+        if method == "POST":
+            if fields.get("grant_type") != "refresh_token" or fields.get("refresh_token") not in self.refresh_tokens:
+                return 401, {"errors": [{"code": "UNAUTHORIZED"}]}
+        elif repository in self.private:
+            return 401, {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}
+        self.requests.append(scope)
+        token = self.issue(scope)
+        return 200, {"token": token, "access_token": token, "expires_in": 300}
+
     def stop(self) -> None:
         self.server.shutdown()
 
@@ -161,16 +220,25 @@ class _TokenHandler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-        scope = query.get("scope", [""])[0]
-        self.service.requests.append(scope)
-        token = self.service.issue(scope)
-        body = json.dumps({"token": token, "access_token": token, "expires_in": 300}).encode()
-        self.send_response(200)
+        parts = urllib.parse.urlsplit(self.path)
+        self._reply(*self.service.answer("GET", parts.path, _fields(parts.query)))
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        form = self.rfile.read(length).decode()
+        self._reply(*self.service.answer("POST", urllib.parse.urlsplit(self.path).path, _fields(form)))
+
+    def _reply(self, status: int, payload: dict[str, Any]) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+def _fields(query: str) -> dict[str, str]:
+    return {k: v[0] for k, v in urllib.parse.parse_qs(query).items()}
 
 
 def _b64(data: bytes) -> str:
