@@ -39,11 +39,17 @@ def cli(ctx: click.Context, directory: Path | None) -> None:
     ctx.obj = directory
 
 
-def _repo(ctx: click.Context) -> Repo:
+def _repo(ctx: click.Context, jobs_only: bool = False) -> Repo:
+    """The repository; with `jobs_only` (commands that read job YAML), any folder without environments/ too."""
     directory = ctx.obj
     if directory is not None and not Path(directory).is_dir():
         raise click.BadParameter(f"{directory} is not a directory", param_hint="-C")
-    return find_repo(directory)
+    try:
+        return find_repo(directory)
+    except UsageError:
+        if not jobs_only:
+            raise
+        return Repo(Path(directory or Path.cwd()).resolve())
 
 
 @cli.command()
@@ -306,18 +312,20 @@ def preflight(ctx: click.Context, paths: tuple[Path, ...], registry_url: str | N
     """Check the environment references of job, pipeline and component YAML."""
     from envlock.commands.preflight import run_preflight
 
-    repo = _repo(ctx)
+    repo = _repo(ctx, jobs_only=True)
     registry = None if offline else _open_registry(repo, registry_url)
-    uses, findings = run_preflight(repo, _paths(ctx, paths), registry, strict=strict)
+    result = run_preflight(repo, _paths(ctx, paths), registry, strict=strict)
+    findings = result.findings
     if as_json:
         echo_json(findings)
     else:
         for finding in findings:
             click.echo(finding.format())
-        errors = sum(1 for f in findings if f.severity == "error")
-        click.echo(f"checked {len(uses)} environment reference(s): {errors} error(s), "
-                   f"{len(findings) - errors} warning(s)", err=True)
-    if any(f.severity == "error" for f in findings):
+    errors = sum(1 for f in findings if f.severity == "error")
+    click.echo(f"scanned {result.scan.files} file(s) ({len(result.scan.skipped)} skipped): "
+               f"{result.scan.references} environment reference(s), {errors} error(s), "
+               f"{len(findings) - errors} warning(s)", err=True)
+    if errors:
         sys.exit(1)
 
 
@@ -336,13 +344,17 @@ def pin(ctx: click.Context, paths: tuple[Path, ...], registry_url: str | None, f
 
     repo = _repo(ctx)
     registry = None if from_file else _open_registry(repo, registry_url)
-    changes = run_pin(repo, _paths(ctx, paths), registry, from_file=from_file, dry_run=dry_run)
+    result = run_pin(repo, _paths(ctx, paths), registry, from_file=from_file, dry_run=dry_run)
     if as_json:
-        echo_json(changes)
-        return
-    for change in changes:
-        click.echo(f"{change.file}:{change.line}: {change.old} -> {change.new}")
-    click.echo(f"{'would pin' if dry_run else 'pinned'} {len(changes)} reference(s)", err=True)
+        echo_json(result.changes)
+    else:
+        for change in result.changes:
+            click.echo(f"{change.file}:{change.line}: {change.old} -> {change.new}")
+        click.echo(f"{'would pin' if dry_run else 'pinned'} {len(result.changes)} reference(s)", err=True)
+    for problem in result.problems:
+        click.echo(f"envlock: error: {problem.message}", err=True)
+    if result.problems:
+        sys.exit(result.exit_code)
 
 
 @cli.command()

@@ -79,7 +79,7 @@ def atomic_write(path: Path, text: str, *, root: Path | None) -> None:
     atomic_write_many({path: text}, root=root)
 
 
-def atomic_write_many(files: Mapping[Path, str], *, root: Path | None) -> None:
+def atomic_write_many(files: Mapping[Path, str | bytes], *, root: Path | None) -> None:
     """Stage every file first, then rename them all, in the given order; on failure nothing is replaced.
 
     `root` is the repository every path must stay inside (None only for a path the user named on
@@ -97,9 +97,9 @@ def atomic_write_many(files: Mapping[Path, str], *, root: Path | None) -> None:
             fd, temp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=TEMP_SUFFIX,
                                         dir=target.parent)
             staged.append((temp, target))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            with os.fdopen(fd, "wb") as handle:  # text as UTF-8 with LF; bytes (a job file pin edits) as given
                 os.fchmod(handle.fileno(), _mode_for(target))
-                handle.write(text)
+                handle.write(text if isinstance(text, bytes) else text.encode("utf-8"))
                 handle.flush()
                 os.fsync(handle.fileno())
         for temp, target in staged:

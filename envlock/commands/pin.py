@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envlock.commands.preflight import scan
-from envlock.errors import EnvlockError, UsageError
+from envlock.errors import DeclarationError, EnvlockError, UsageError
 from envlock.fsutil import atomic_write_many
-from envlock.jobs import EnvironmentUse, replace_scalars
+from envlock.jobs import EnvironmentUse, read_job_text, replace_scalars
 from envlock.lockfile import read_header
-from envlock.refs import format_reference, parse_reference
+from envlock.refs import EnvironmentRef, format_reference, parse_reference
 from envlock.registries import Registry
 from envlock.repo import Repo
 from envlock.settings import load_settings
@@ -49,12 +49,23 @@ def registered_versions(repo: Repo, names: set[str], registry: Registry | None,
     return result
 
 
+@dataclass(frozen=True)
+class PinResult:
+    changes: list[PinChange]
+    problems: list[EnvlockError]  # environments left as they were, each with its reason
+
+    @property
+    def exit_code(self) -> int:
+        return max((problem.exit_code for problem in self.problems), default=0)
+
+
 def run_pin(repo: Repo, paths: list[Path], registry: Registry | None, *, from_file: Path | None = None,
-            dry_run: bool = False) -> list[PinChange]:
+            dry_run: bool = False) -> PinResult:
     declared = set(repo.environment_names())
-    clones = _clones_by_source(repo, declared)
-    uses = [use for use in scan(repo, paths) if use.value]
-    targets: dict[int, str] = {}
+    problems: list[EnvlockError] = []
+    clones = _clones_by_source(repo, declared, problems)
+    uses = [use for use in scan(repo, paths) if use.value and use.rewritable]
+    targets: dict[int, tuple[str, EnvironmentRef]] = {}
     wanted: set[str] = set()
     for index, use in enumerate(uses):
         try:
@@ -63,33 +74,42 @@ def run_pin(repo: Repo, paths: list[Path], registry: Registry | None, *, from_fi
             continue
         owned = ref.name if ref.registry is None and ref.name in declared else clones.get(ref.name)
         if owned:
-            targets[index] = owned
+            targets[index] = (owned, ref)
             wanted.add(owned)
     versions = registered_versions(repo, wanted, registry, from_file)
-    unregistered = sorted(wanted - set(versions))
-    if unregistered:
-        raise EnvlockError(f"no registered version matches the current lock of {', '.join(unregistered)}; "
-                           "run envlock register first")
+    for name in sorted(wanted - set(versions)):
+        problems.append(EnvlockError(f"{name}: no registered version matches its current lock; its references "
+                                     f"were left as they are (run envlock register {name}, then pin again)"))
     by_file: dict[Path, list[tuple[EnvironmentUse, str]]] = {}
     changes = []
-    for index, name in targets.items():
+    for index, (name, ref) in targets.items():
+        if name not in versions:
+            continue
         use = uses[index]
-        new = format_reference(name, versions[name])
-        if new != use.value:
+        new = ref.with_version(versions[name]) if name == ref.name and ref.registry is None \
+            else format_reference(name, versions[name])
+        if new != use.value and all(use.start != other.start for other, _ in by_file.get(use.file, [])):
             by_file.setdefault(use.file, []).append((use, new))
             changes.append(PinChange(repo.relative(use.file), use.line, use.value or "", new))
     if not dry_run and by_file:
-        atomic_write_many({path: replace_scalars(path.read_text(encoding="utf-8"), items)
-                           for path, items in by_file.items()}, root=repo.root)
-    return changes
+        rewritten = {}
+        for path, items in by_file.items():
+            job = read_job_text(path)
+            rewritten[path] = job.encode(replace_scalars(job.text, items))
+        atomic_write_many(rewritten, root=repo.root)
+    return PinResult(changes, problems)
 
 
-def _clones_by_source(repo: Repo, declared: set[str]) -> dict[str, str]:
-    """Curated source name -> the owned clone declared in this repository."""
+def _clones_by_source(repo: Repo, declared: set[str], problems: list[EnvlockError]) -> dict[str, str]:
+    """Curated source name -> the owned clone declared in this repository (invalid declarations reported)."""
     settings = load_settings(repo.root)
     clones = {}
     for name in sorted(declared):
-        provenance = dict(load_environment(repo, name, settings).settings.provenance)
+        try:
+            provenance = dict(load_environment(repo, name, settings).settings.provenance)
+        except DeclarationError as error:
+            problems.append(error)
+            continue
         if provenance.get("source_name") and provenance.get("image_digest"):
             clones[provenance["source_name"]] = name
             clones[f"AzureML-{provenance['source_name']}"] = name

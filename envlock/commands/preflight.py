@@ -8,13 +8,14 @@ from pathlib import Path
 
 from envlock.errors import EnvlockError
 from envlock.findings import Finding
-from envlock.jobs import EnvironmentUse, environment_uses, job_files
+from envlock.jobs import EnvironmentUse, LocalInstall, Scan, SkippedFile, scan_files
 from envlock.lockfile import read_header
 from envlock.refs import EnvironmentRef, parse_reference
 from envlock.registries import EnvironmentVersion, Registry
 from envlock.repo import Repo
 
 CURATED_PREFIX = "azureml-"
+NO_ENVIRONMENT = "-"
 
 
 @dataclass
@@ -31,20 +32,45 @@ class RegistryView:
         return self.cache[name]
 
 
+@dataclass(frozen=True)
+class PreflightResult:
+    scan: Scan
+    findings: list[Finding]
+
+
 def scan(repo: Repo, paths: list[Path]) -> list[EnvironmentUse]:
-    return [use for path in job_files(repo.root, paths) for use in environment_uses(path)]
+    """Every environment use in the job files (unreadable files are left out)."""
+    return scan_files(repo.root, paths).uses
 
 
 def run_preflight(repo: Repo, paths: list[Path], registry: Registry | None, *, strict: bool = False
-                  ) -> tuple[list[EnvironmentUse], list[Finding]]:
-    uses = scan(repo, paths)
+                  ) -> PreflightResult:
+    found = scan_files(repo.root, paths)
     declared = set(repo.environment_names())
     view = RegistryView(registry)
-    findings: list[Finding] = []
-    for use in uses:
-        findings += _check_use(repo, use, declared, view)
-    findings += _pipeline_consistency(repo, uses, strict)
-    return uses, findings
+    findings: dict[tuple[str, int | None, str, str], Finding] = {}
+    # A component file is read on its own and again through each pipeline naming it: report it once.
+    for use in found.uses:
+        for finding in _check_use(repo, use, declared, view):
+            findings.setdefault((finding.file, finding.line, finding.kind, finding.environment), finding)
+    for install in found.installs:
+        finding = _local_install(repo, install)
+        findings.setdefault((finding.file, finding.line, finding.kind, finding.environment), finding)
+    ordered = list(findings.values()) + _pipeline_consistency(repo, found.uses, strict)
+    ordered += [_skipped(repo, skipped, strict) for skipped in found.skipped]
+    return PreflightResult(found, sorted(ordered, key=lambda f: (f.file, f.line or 0, f.kind)))
+
+
+def _skipped(repo: Repo, skipped: SkippedFile, strict: bool) -> Finding:
+    return Finding(NO_ENVIRONMENT, "skipped-file", "error" if strict else "warning", repo.relative(skipped.file),
+                   f"not scanned: the file {skipped.reason}",
+                   "exclude it by naming the folders to scan, or correct it if it is a job file", skipped.line)
+
+
+def _local_install(repo: Repo, install: LocalInstall) -> Finding:
+    return Finding(NO_ENVIRONMENT, "local-install", "error", repo.relative(install.file),
+                   f"{install.step} runs '{install.tool}', adding packages the environment's lock does not pin",
+                   "add the packages to the environment's declaration, envlock lock and register it", install.line)
 
 
 def _check_use(repo: Repo, use: EnvironmentUse, declared: set[str], view: RegistryView) -> list[Finding]:
@@ -53,9 +79,10 @@ def _check_use(repo: Repo, use: EnvironmentUse, declared: set[str], view: Regist
     def finding(name: str, kind: str, message: str, fix: str, severity: str = "error") -> Finding:
         return Finding(name, kind, severity, file, message, fix, use.line)
 
-    if use.value is None:
-        return [finding("(inline)", "inline-environment",
-                        f"{use.step} defines an inline (anonymous) environment, which nothing pins",
+    if use.value is None or use.is_file_reference:
+        what = "an inline (anonymous) environment" if use.value is None else \
+            f"an anonymous environment from '{use.value}'"
+        return [finding("(inline)", "inline-environment", f"{use.step} defines {what}, which nothing pins",
                         "declare it under environments/<name>/, lock and register it, and reference "
                         "azureml:<name>:<version>")]
     try:
@@ -73,10 +100,13 @@ def _check_use(repo: Repo, use: EnvironmentUse, declared: set[str], view: Regist
         findings.append(finding(ref.name, "floating-label",
                                 f"'{use.value}' follows a label, so each run may get another version",
                                 "reference an exact version: envlock pin"))
-    if findings or ref.version is None:
+    elif ref.version is None:
+        findings.append(finding(ref.name, "no-version",
+                                f"'{use.value}' names no version, which azure-ai-ml rejects",
+                                f"reference an exact version, azureml:{ref.name}:<version> (envlock pin)"))
+    if findings or view.registry is None:
         return findings
-    if view.registry is None:
-        return findings
+    assert ref.version is not None
     versions = view.versions(ref.name)
     stored = versions.get(ref.version)
     if stored is None:
@@ -100,7 +130,7 @@ def _check_use(repo: Repo, use: EnvironmentUse, declared: set[str], view: Regist
 
 
 def _pipeline_consistency(repo: Repo, uses: list[EnvironmentUse], strict: bool) -> list[Finding]:
-    versions: dict[tuple[str, str], dict[str, EnvironmentUse]] = defaultdict(dict)
+    versions: dict[tuple[str, tuple[str, str]], dict[str, EnvironmentUse]] = defaultdict(dict)
     for use in uses:
         if use.pipeline is None or use.value is None:
             continue
@@ -108,14 +138,14 @@ def _pipeline_consistency(repo: Repo, uses: list[EnvironmentUse], strict: bool) 
             ref: EnvironmentRef = parse_reference(use.value)
         except EnvlockError:
             continue
-        versions[(use.pipeline, ref.name)].setdefault(ref.version or ref.label or "", use)
+        versions[(use.pipeline, ref.identity)].setdefault(ref.version or ref.label or "", use)
     findings = []
-    for (pipeline, name), by_version in versions.items():
+    for (pipeline, (_, name)), by_version in versions.items():
         if len(by_version) > 1:
-            first = min(by_version.values(), key=lambda u: u.line)
+            first = min(by_version.values(), key=lambda u: u.pipeline_line or u.line)
             listing = ", ".join(f"{v} ({u.step.rsplit('.', 1)[0]})" for v, u in sorted(by_version.items()))
             findings.append(Finding(name, "mixed-versions", "error" if strict else "warning",
                                     repo.relative(pipeline),
                                     f"steps of one pipeline use different versions of {name}: {listing}",
-                                    "envlock pin to one version", first.line))
+                                    "envlock pin to one version", first.pipeline_line or first.line))
     return findings
