@@ -301,6 +301,29 @@ def outdated(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("image")
+@click.option("--all", "show_all", is_flag=True,
+              help="Every prefix in the image, not only the environment a job runs in.")
+@click.option("--json", "as_json", is_flag=True, help="Print the inventory as JSON.")
+@click.pass_context
+def inventory(ctx: click.Context, image: str, show_all: bool, as_json: bool) -> None:
+    """Conda packages and Python distributions an image holds, read from its layers (no pull)."""
+    from envlock.commands.inventory import run_inventory
+
+    pinned, found, stats = run_inventory(image, ctx.obj)
+    click.echo(f"read {stats.layers} layers: {stats.compressed_bytes / 1e6:.1f} MB compressed, "
+               f"{stats.uncompressed_bytes / 1e6:.1f} MB unpacked, in {stats.seconds:.2f} s", err=True)
+    packages = found.packages if show_all else tuple(found.in_environment())
+    if as_json:
+        echo_json({"image": pinned, "manifest_digest": found.manifest_digest,
+                   "environment_prefix": found.environment_prefix, "packages": packages})
+        return
+    click.echo(f"{pinned}  (environment {found.environment_prefix or 'not named by the image'})")
+    echo_table(["prefix", "manager", "name", "version", "build"],
+               [(p.prefix, p.manager, p.name, p.version, p.build or "") for p in packages])
+
+
+@cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @registry_option
 @click.option("--offline", is_flag=True, help="Only the checks that need no registry.")

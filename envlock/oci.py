@@ -133,15 +133,15 @@ class RegistryClient:
             raise ImageError(f"{self.image}: the registry returned a manifest whose sha256 is not {reference}")
         return Manifest(actual, media_type or str(document.get("mediaType", "")), document)
 
-    def platform_manifest(self, reference: str) -> Manifest:
-        """The linux/amd64 image manifest, through the index when the reference names one."""
+    def platform_manifest(self, reference: str) -> tuple[Manifest, Manifest]:
+        """(what the reference names, its linux/amd64 image manifest): the same one unless it is an index."""
         manifest = self.manifest(reference)
         if not manifest.is_index:
-            return manifest
+            return manifest, manifest
         for entry in manifest.document.get("manifests") or []:
             platform = (entry.get("platform") or {}) if isinstance(entry, dict) else {}
             if platform.get("os") == AML_OS and platform.get("architecture") == AML_ARCHITECTURE:
-                return self.manifest(str(entry.get("digest")))
+                return manifest, self.manifest(str(entry.get("digest")))
         raise ImageError(f"{self.image}: the image index has no {AML_OS}/{AML_ARCHITECTURE} manifest, "
                          "which AML runs")
 

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from envlock.errors import ImageError
 from envlock.image_inventory import ImageInventory, read_inventory
 from envlock.oci import parse_image
 from envlock.oci_auth import ACR_TOKEN_VARIABLE
+from tests.conftest import RepoBuilder
 from tests.support.aml_emulator import AmlEmulator
 from tests.support.image_layers import Layer, conda_record, dist_info, layer
 from tests.support.oci_registry import OciRegistry, TokenService
@@ -73,7 +76,7 @@ def test_layers_stack_with_whiteouts_and_every_compression(oci_registry: OciRegi
     assert stats.uncompressed_bytes > stats.compressed_bytes
     # by digest: the index resolves to the same amd64 manifest
     by_digest, _ = read_inventory(parse_image(f"{oci_registry.host}/inventory/sklearn@{digest}"))
-    assert by_digest == inventory and inventory.manifest_digest != digest
+    assert by_digest == inventory and inventory.image_digest == digest != inventory.manifest_digest
 
 
 def test_without_a_prefix_variable_the_path_decides(oci_registry: OciRegistry) -> None:
@@ -149,3 +152,17 @@ def test_azure_credential_exchanged_at_oauth2_exchange(private_image: tuple[OciR
     tokens.aad_tokens.clear()
     with pytest.raises(ImageError, match="refused the Azure credential"):
         read_inventory(parse_image(image))
+
+
+def test_inventory_command(oci_registry: OciRegistry, repo: RepoBuilder) -> None:
+    digest = oci_registry.push_image("inventory/cli", "1", curated_layers(), env=CONFIG_ENV, index=True)
+    repo.settings(f"image_mirrors:\n  mcr.microsoft.com: {oci_registry.url}\n")
+    result = repo.run("inventory", "mcr.microsoft.com/inventory/cli:1")
+    assert result.exit_code == 0, result.output
+    assert f"mcr.microsoft.com/inventory/cli@{digest}  (environment {ENV})" in result.stdout
+    assert "scikit-learn" in result.stdout and "/opt/miniconda" not in result.stdout
+    assert "read 4 layers:" in result.stderr
+    every = json.loads(repo.run("inventory", "--all", "--json", "mcr.microsoft.com/inventory/cli:1").stdout)
+    assert {p["prefix"] for p in every["packages"]} == {ENV, "/opt/miniconda"}
+    missing = repo.run("inventory", "mcr.microsoft.com/inventory/cli:2")
+    assert missing.exit_code == 1 and "no such tag" in missing.stderr
