@@ -59,7 +59,7 @@ def main() -> None:
     step("...and gets version 2; the others stay at 1", "register")
     step("render the new lock", "build", "training")
     step("every version, newest first", "versions", "training")
-    step("what clean-up would archive (dry run)", "gc", "--keep", "1")
+    step("what clean-up would archive (dry run)", "gc", "--keep", "1", "--dry-run")
 
     manifest = json.loads((DEMO / "build" / "manifest.json").read_text())
     print("\nSummary")

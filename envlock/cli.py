@@ -1,7 +1,8 @@
 """The `envlock` command line: thin click commands that parse options and call envlock.commands.
 
-Heavy modules (solvers, azure-ai-ml) are imported inside the commands that need them so that
-`envlock --version` and `envlock check` start fast.
+Options are defined once in envlock.options; errors become messages and exit codes in one place
+(envlock.error_handler). Heavy modules (solvers, azure-ai-ml) are imported inside the commands
+that need them so that `envlock --version` and `envlock check` start fast.
 """
 
 from __future__ import annotations
@@ -13,37 +14,78 @@ from typing import Any
 import click
 
 from envlock import __version__
-from envlock.errors import EnvlockError, UsageError
-from envlock.output import echo_json, echo_table
+from envlock.error_handler import report_envlock_error, report_unexpected
+from envlock.errors import EXIT_BAD_INPUT, EXIT_CODES, EXIT_FINDINGS, EnvlockError, UsageError
+from envlock.options import (
+    as_name_option,
+    dry_run_option,
+    force_option,
+    from_file_option,
+    global_options,
+    invocation,
+    json_option,
+    names_argument,
+    offline_option,
+    output_file_option,
+    paths_argument,
+    platform_option,
+    registry_option,
+    strict_option,
+    upgrade_option,
+    upgrade_package_option,
+)
+from envlock.output import echo_json, echo_status, echo_table
 from envlock.repo import Repo, find_repo
+
+EXIT_CODE_HELP = "\b\nExit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES)
+
+
+class EnvlockCommand(click.Command):
+    """A command that also takes the global options (-C, -q, -v) after its name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(global_options())
 
 
 class EnvlockGroup(click.Group):
-    """Turns EnvlockError into one message on stderr and its exit code."""
+    """Every exception leaves as one message and an exit code from the one table."""
+
+    command_class = EnvlockCommand
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(global_options())
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except EnvlockError as exc:
-            click.echo(f"envlock: error: {exc.message}", err=True)
-            sys.exit(exc.exit_code)
+            sys.exit(report_envlock_error(exc))
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # anything else is a bug: exit 3 with a log, never a bare traceback
+            state = invocation(ctx)
+            sys.exit(report_unexpected(exc, state.directory, verbose=state.verbosity > 0))
 
 
-@click.group(cls=EnvlockGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="envlock")
-@click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path),
-              help="Run as if started in DIR (the repository with environments/).")
-@click.pass_context
-def cli(ctx: click.Context, directory: Path | None) -> None:
+@click.group(cls=EnvlockGroup, epilog=EXIT_CODE_HELP,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="envlock")
+def cli() -> None:
     """Versioned, hashed, immutable Azure ML environments kept in source control."""
-    ctx.obj = directory
+
+
+def _directory(ctx: click.Context) -> Path | None:
+    directory = invocation(ctx).directory
+    if directory is not None and not Path(directory).is_dir():
+        raise UsageError(f"-C {directory}: not a directory")
+    return directory
 
 
 def _repo(ctx: click.Context, jobs_only: bool = False) -> Repo:
     """The repository; with `jobs_only` (commands that read job YAML), any folder without environments/ too."""
-    directory = ctx.obj
-    if directory is not None and not Path(directory).is_dir():
-        raise click.BadParameter(f"{directory} is not a directory", param_hint="-C")
+    directory = _directory(ctx)
     try:
         return find_repo(directory)
     except UsageError:
@@ -53,21 +95,20 @@ def _repo(ctx: click.Context, jobs_only: bool = False) -> Repo:
 
 
 @cli.command()
-@click.argument("names", nargs=-1)
-@click.option("-P", "--update", "update", multiple=True, metavar="PKG",
-              help="Relock PKG to its newest allowed version and keep everything else pinned.")
-@click.option("-U", "--upgrade", is_flag=True, help="Relock every package, ignoring existing pins.")
+@names_argument
+@upgrade_package_option
+@upgrade_option
 @click.option("-j", "--jobs", default=4, show_default=True, help="Environments locked in parallel.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option()
 @click.pass_context
-def lock(ctx: click.Context, names: tuple[str, ...], update: tuple[str, ...], upgrade: bool, jobs: int,
+def lock(ctx: click.Context, names: tuple[str, ...], upgrade_packages: tuple[str, ...], upgrade: bool, jobs: int,
          as_json: bool) -> None:
     """Resolve declarations to hashed lockfiles (only stale ones are solved)."""
     from envlock.commands.lock import LockFailed, run_lock
 
     repo = _repo(ctx)
     try:
-        outcomes = run_lock(repo, repo.select(names), update=update, upgrade_all=upgrade, jobs=jobs,
+        outcomes = run_lock(repo, repo.select(names), update=upgrade_packages, upgrade_all=upgrade, jobs=jobs,
                             show_progress=not as_json)
     except LockFailed as exc:
         if as_json:
@@ -84,8 +125,8 @@ def lock(ctx: click.Context, names: tuple[str, ...], update: tuple[str, ...], up
 
 
 @cli.command()
-@click.argument("names", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Print the build manifest entries as JSON.")
+@names_argument
+@json_option("Print the build manifest entries as JSON.")
 @click.pass_context
 def build(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
     """Lock what is stale, then render what AML receives into build/<name>/."""
@@ -106,9 +147,9 @@ def build(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("names", nargs=-1)
-@click.option("--strict", is_flag=True, help="Treat warnings (image by tag) as errors.")
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as a JSON list.")
+@names_argument
+@strict_option("Treat warnings (image by tag) as errors.")
+@json_option("Print the findings as a JSON list.")
 @click.pass_context
 def check(ctx: click.Context, names: tuple[str, ...], strict: bool, as_json: bool) -> None:
     """Offline gate: every lock exists, is fresh, unedited, and the rules hold."""
@@ -124,30 +165,22 @@ def check(ctx: click.Context, names: tuple[str, ...], strict: bool, as_json: boo
             click.echo(finding.format())
         errors = sum(1 for f in findings if f.severity == "error")
         warnings = len(findings) - errors
-        click.echo(f"checked {len(selected)} environment(s): {errors} error(s), {warnings} warning(s)",
-                   err=True)
+        echo_status(f"checked {len(selected)} environment(s): {errors} error(s), {warnings} warning(s)")
     if any(f.kind == "invalid-declaration" for f in findings):
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     if any(f.severity == "error" for f in findings):
-        sys.exit(1)
+        sys.exit(EXIT_FINDINGS)
 
 
 def _paths(ctx: click.Context, paths: tuple[Path, ...]) -> list[Path]:
     """Paths as given, relative to -C DIR when there is one (like git -C)."""
-    base = Path(ctx.obj) if ctx.obj is not None else Path.cwd()
+    directory = _directory(ctx)
+    base = Path(directory) if directory is not None else Path.cwd()
     resolved = [(path if path.is_absolute() else base / path).resolve() for path in paths]
     missing = [str(path) for path in resolved if not path.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
     return resolved
-
-
-registry_option = click.option(
-    "--registry", "registry_url", metavar="URL",
-    help="sqlite:///path.db, azureml://subscriptions/<sub>/resourcegroups/<rg>/workspaces/<ws>, "
-         "azureml://registries/<name> or azureml (config.json). Default: $ENVLOCK_REGISTRY, "
-         "registry: in envlock.yaml, then .envlock/registry.db.",
-)
 
 
 def _open_registry(repo: Repo, explicit: str | None) -> Any:
@@ -158,15 +191,15 @@ def _open_registry(repo: Repo, explicit: str | None) -> Any:
 
 
 @cli.command()
-@click.argument("names", nargs=-1)
+@names_argument
 @registry_option
-@click.option("--dry-run", is_flag=True, help="Say what would be created; change nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print name -> {version, lock_sha256, status, reference}.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write that JSON map to FILE (for later CD steps such as envlock pin).")
+@dry_run_option("Say what would be created; change nothing.")
+@json_option("Print name -> {version, lock_sha256, status, reference}.")
+@output_file_option("Also write that JSON map to FILE (for later CD steps such as envlock pin); --output is an "
+                    "alias.", "--output")
 @click.pass_context
 def register(ctx: click.Context, names: tuple[str, ...], registry_url: str | None, dry_run: bool, as_json: bool,
-             output: Path | None) -> None:
+             output_file: Path | None) -> None:
     """Register each fresh lock as an immutable, content-addressed environment version."""
     import json
 
@@ -178,8 +211,8 @@ def register(ctx: click.Context, names: tuple[str, ...], registry_url: str | Non
     registry = _open_registry(repo, registry_url)
     results = run_register(repo, selected, registry, dry_run=dry_run, show_progress=not as_json)
     mapping = {r.name: r.as_dict() for r in results}
-    if output is not None and not dry_run:
-        atomic_write(output, json.dumps(mapping, indent=2, sort_keys=True) + "\n", root=None)
+    if output_file is not None and not dry_run:
+        atomic_write(output_file, json.dumps(mapping, indent=2, sort_keys=True) + "\n", root=None)
     if as_json:
         echo_json(mapping)
         return
@@ -190,19 +223,23 @@ def register(ctx: click.Context, names: tuple[str, ...], registry_url: str | Non
 @cli.command()
 @click.argument("name")
 @registry_option
-@click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
+@json_option("Print the versions as JSON.")
 @click.pass_context
 def versions(ctx: click.Context, name: str, registry_url: str | None, as_json: bool) -> None:
     """Every registered version of NAME, newest first."""
     from envlock.commands.versions import run_versions
 
     repo = _repo(ctx)
-    rows = run_versions(_open_registry(repo, registry_url), name)
+    registry = _open_registry(repo, registry_url)
+    rows = run_versions(registry, name)
+    if not rows and name not in repo.environment_names():
+        raise UsageError(f"no environment named {name} in {registry.url} or environments/ "
+                         f"(declared: {', '.join(repo.environment_names()) or 'none'})")
     if as_json:
         echo_json(rows)
         return
     if not rows:
-        click.echo(f"no versions of {name}")
+        click.echo(f"no versions of {name} yet; next: envlock register {name}")
         return
     echo_table(["version", "lock sha256", "created", "git commit", "archived"],
                [(r.version, (r.lock_sha256 or "")[:12], r.created_at[:19], (r.git_commit or "")[:12],
@@ -211,8 +248,8 @@ def versions(ctx: click.Context, name: str, registry_url: str | None, as_json: b
 
 @cli.command()
 @click.argument("reference", metavar="NAME:VERSION")
-@click.option("--as", "new_name", metavar="NEWNAME", help="Declare it under another name.")
-@click.option("--force", is_flag=True, help="Replace an existing environments/<name>/ folder.")
+@as_name_option("Declare it under another name.", metavar="NEWNAME")
+@force_option("Replace an existing environments/<name>/ folder.")
 @registry_option
 @click.pass_context
 def export(ctx: click.Context, reference: str, new_name: str | None, force: bool, registry_url: str | None) -> None:
@@ -224,45 +261,50 @@ def export(ctx: click.Context, reference: str, new_name: str | None, force: bool
     click.echo(f"wrote {folder.relative_to(repo.root)}/; next: envlock lock {folder.name}")
 
 
-@cli.command()
-@click.argument("names", nargs=-1)
+@cli.command(epilog="\b\nWrites follow one convention in every command (register, pin, gc, lock): they apply by\n"
+                     "default and --dry-run shows what would change. gc may apply by default because archiving\n"
+                     "is reversible and harmless to jobs: an archived version keeps its content, still resolves\n"
+                     "by exact version (azureml:NAME:VERSION), and is only hidden from listings and @latest;\n"
+                     "versions that a current lock or a job YAML in the repository uses are never archived.")
+@names_argument
 @click.option("--keep", default=3, show_default=True, help="Always keep the newest N versions.")
 @click.option("--older-than", "older_than", type=float, metavar="DAYS", help="Only versions older than DAYS.")
-@click.option("--apply", is_flag=True, help="Archive them (default: only show what would be archived).")
-@click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
+@dry_run_option("Only show what would be archived.")
+@click.option("--apply", is_flag=True, hidden=True, help="Accepted for 0.1 scripts; archiving is the default now.")
+@json_option("Print the versions as JSON.")
 @registry_option
 @click.pass_context
-def gc(ctx: click.Context, names: tuple[str, ...], keep: int, older_than: float | None, apply: bool,
+def gc(ctx: click.Context, names: tuple[str, ...], keep: int, older_than: float | None, dry_run: bool, apply: bool,
        as_json: bool, registry_url: str | None) -> None:
-    """Archive (never delete) versions no current lock uses, beyond the newest N."""
+    """Archive (never delete) versions no current lock or job uses, beyond the newest N."""
     from envlock.commands.gc import archive, find_candidates
 
+    if dry_run and apply:
+        raise UsageError("--dry-run and --apply contradict each other; pass one")
     repo = _repo(ctx)
     registry = _open_registry(repo, registry_url)
     candidates = find_candidates(repo, registry, repo.select(names), keep=keep, older_than_days=older_than)
-    if apply:
+    if not dry_run:
         archive(registry, candidates)
     if as_json:
-        echo_json({"applied": apply, "versions": candidates})
+        echo_json({"applied": not dry_run, "versions": candidates})
         return
-    verb = "archived" if apply else "would archive"
     if not candidates:
         click.echo("nothing to archive")
         return
+    verb = "would archive" if dry_run else "archived"
     echo_table(["environment", "version", "created", "lock sha256", "action"],
                [(c.name, c.version, c.created_at[:19], (c.lock_sha256 or "")[:12], verb) for c in candidates])
-    if not apply:
-        click.echo("dry run: pass --apply to archive them", err=True)
 
 
 @cli.command("clone-curated")
 @click.argument("curated")
 @click.option("--version", "version", help="Clone this version (default: the latest label).")
 @click.option("--label", default="latest", show_default=True, help="Clone the version this label names.")
-@click.option("--as", "new_name", metavar="NAME", help="Name of the owned environment (default: the curated name).")
+@as_name_option("Name of the owned environment (default: the curated name).")
 @click.option("--registry-name", default="azureml", show_default=True, help="The AML registry holding it.")
-@click.option("--force", is_flag=True, help="Replace an existing environments/<NAME>/ that is not this clone.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@force_option("Replace an existing environments/<NAME>/ that is not this clone.")
+@json_option()
 @click.pass_context
 def clone_curated(ctx: click.Context, curated: str, version: str | None, label: str, new_name: str | None,
                   registry_name: str, force: bool, as_json: bool) -> None:
@@ -280,11 +322,14 @@ def clone_curated(ctx: click.Context, curated: str, version: str | None, label: 
 
 
 @cli.command()
-@click.argument("names", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
+@names_argument
+@json_option("Print the entries as JSON.")
 @click.pass_context
 def outdated(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
-    """Newer curated versions, moved tags, and what tag-declared images point at now (exit 1 if outdated)."""
+    """Newer curated versions, moved tags, and what tag-declared images point at now.
+
+    Exit 1 when something is outdated, 4 when a registry could not be reached.
+    """
     from envlock.commands.outdated import run_outdated
 
     repo = _repo(ctx)
@@ -297,22 +342,22 @@ def outdated(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
     else:
         click.echo("nothing cloned and no image by tag")
     if any(e.outdated for e in entries):
-        sys.exit(1)
+        sys.exit(EXIT_FINDINGS)
 
 
 @cli.command()
 @click.argument("image")
 @click.option("--all", "show_all", is_flag=True,
               help="Every prefix in the image, not only the environment a job runs in.")
-@click.option("--json", "as_json", is_flag=True, help="Print the inventory as JSON.")
+@json_option("Print the inventory as JSON.")
 @click.pass_context
 def inventory(ctx: click.Context, image: str, show_all: bool, as_json: bool) -> None:
     """Conda packages and Python distributions an image holds, read from its layers (no pull)."""
     from envlock.commands.inventory import run_inventory
 
-    pinned, found, stats = run_inventory(image, ctx.obj)
-    click.echo(f"read {stats.layers} layers: {stats.compressed_bytes / 1e6:.1f} MB compressed, "
-               f"{stats.uncompressed_bytes / 1e6:.1f} MB unpacked, in {stats.seconds:.2f} s", err=True)
+    pinned, found, stats = run_inventory(image, _directory(ctx))
+    echo_status(f"read {stats.layers} layers: {stats.compressed_bytes / 1e6:.1f} MB compressed, "
+                f"{stats.uncompressed_bytes / 1e6:.1f} MB unpacked, in {stats.seconds:.2f} s")
     packages = found.packages if show_all else tuple(found.in_environment())
     if as_json:
         echo_json({"image": pinned, "manifest_digest": found.manifest_digest,
@@ -324,11 +369,11 @@ def inventory(ctx: click.Context, image: str, show_all: bool, as_json: bool) -> 
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@paths_argument
 @registry_option
-@click.option("--offline", is_flag=True, help="Only the checks that need no registry.")
-@click.option("--strict", is_flag=True, help="Mixed versions within a pipeline are errors, not warnings.")
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as a JSON list.")
+@offline_option
+@strict_option("Mixed versions within a pipeline are errors, not warnings.")
+@json_option("Print the findings as a JSON list.")
 @click.pass_context
 def preflight(ctx: click.Context, paths: tuple[Path, ...], registry_url: str | None, offline: bool, strict: bool,
               as_json: bool) -> None:
@@ -345,20 +390,19 @@ def preflight(ctx: click.Context, paths: tuple[Path, ...], registry_url: str | N
         for finding in findings:
             click.echo(finding.format())
     errors = sum(1 for f in findings if f.severity == "error")
-    click.echo(f"scanned {result.scan.files} file(s) ({len(result.scan.skipped)} skipped): "
-               f"{result.scan.references} environment reference(s), {errors} error(s), "
-               f"{len(findings) - errors} warning(s)", err=True)
+    echo_status(f"scanned {result.scan.files} file(s) ({len(result.scan.skipped)} skipped): "
+                f"{result.scan.references} environment reference(s), {errors} error(s), "
+                f"{len(findings) - errors} warning(s)")
     if errors:
-        sys.exit(1)
+        sys.exit(EXIT_FINDINGS)
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@paths_argument
 @registry_option
-@click.option("--from", "from_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Take versions from the JSON that envlock register --output wrote (no registry read).")
-@click.option("--dry-run", is_flag=True, help="Show the changes without writing them.")
-@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+@from_file_option("Take versions from the JSON that envlock register -o/--output-file wrote (no registry read).")
+@dry_run_option("Show the changes without writing them.")
+@json_option("Print the changes as JSON.")
 @click.pass_context
 def pin(ctx: click.Context, paths: tuple[Path, ...], registry_url: str | None, from_file: Path | None,
         dry_run: bool, as_json: bool) -> None:
@@ -373,7 +417,7 @@ def pin(ctx: click.Context, paths: tuple[Path, ...], registry_url: str | None, f
     else:
         for change in result.changes:
             click.echo(f"{change.file}:{change.line}: {change.old} -> {change.new}")
-        click.echo(f"{'would pin' if dry_run else 'pinned'} {len(result.changes)} reference(s)", err=True)
+        echo_status(f"{'would pin' if dry_run else 'pinned'} {len(result.changes)} reference(s)")
     for problem in result.problems:
         click.echo(f"envlock: error: {problem.message}", err=True)
     if result.problems:
@@ -383,9 +427,9 @@ def pin(ctx: click.Context, paths: tuple[Path, ...], registry_url: str | None, f
 @cli.command()
 @click.argument("first", metavar="A")
 @click.argument("second", metavar="B")
-@click.option("--platform", default="linux-64", show_default=True, help="Which platform of a lock to compare.")
+@platform_option("Which platform of a lock to compare.", default="linux-64")
 @registry_option
-@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+@json_option("Print the changes as JSON.")
 @click.pass_context
 def diff(ctx: click.Context, first: str, second: str, platform: str, registry_url: str | None,
          as_json: bool) -> None:
@@ -400,24 +444,26 @@ def diff(ctx: click.Context, first: str, second: str, platform: str, registry_ur
     if as_json:
         echo_json(changes)
     elif changes:
-        echo_table(["", "manager", "package", first, second],
-                   [({"added": "+", "removed": "-", "changed": "~"}[c.change], c.manager, c.name,
-                     c.before or "", c.after or "") for c in changes])
+        echo_table(["change", "manager", "package", first, second],
+                   [(c.change, c.manager, c.name, c.before or "", c.after or "") for c in changes])
     else:
         click.echo("no differences")
     if changes:
-        sys.exit(1)
+        sys.exit(EXIT_FINDINGS)
+
+
+# verify speaks of what is installed against the lock; its table and JSON use the same words
+VERIFY_WORDS = {"added": "extra", "removed": "missing", "changed": "differs"}
 
 
 @cli.command()
 @click.argument("name", required=False)
 @click.option("--lock", "lock_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Verify against this lock file instead of environments/NAME.")
-@click.option("--from", "from_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Read what was installed from pip freeze, conda list --explicit or an image build log.")
+@from_file_option("Read what was installed from pip freeze, conda list --explicit or an image build log.")
 @click.option("--python", "python", metavar="PATH", help="Inspect this interpreter or prefix (default: this one).")
 @click.option("--allow-extra", multiple=True, metavar="PKG", help="An extra pip package that is fine (e.g. pip).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option()
 @click.pass_context
 def verify(ctx: click.Context, name: str | None, lock_file: Path | None, from_file: Path | None,
            python: str | None, allow_extra: tuple[str, ...], as_json: bool) -> None:
@@ -425,22 +471,22 @@ def verify(ctx: click.Context, name: str | None, lock_file: Path | None, from_fi
     from envlock.commands.verify import run_verify
 
     result = run_verify(name, lock_file, from_file=from_file, python=python, allow_extra=allow_extra,
-                        repo_dir=ctx.obj)
+                        repo_dir=_directory(ctx))
+    rows = [{"change": VERIFY_WORDS[c.change], "manager": c.manager, "package": c.name,
+             "locked": c.before, "installed": c.after} for c in result.changes]
+    checked = "conda and pip" if result.conda_checked else "pip (no conda metadata to check)"
+    verdict = "matches" if not result.changes else f"differs in {len(result.changes)} package(s)"
     if as_json:
         echo_json({"lock": result.lock_label, "observed": result.observed_label, "platform": result.platform,
-                   "conda_checked": result.conda_checked, "ok": not result.changes,
-                   "changes": result.changes})
+                   "conda_checked": result.conda_checked, "ok": not result.changes, "changes": rows})
     else:
-        if result.changes:
-            echo_table(["", "manager", "package", "locked", "installed"],
-                       [({"added": "extra", "removed": "missing", "changed": "differs"}[c.change], c.manager,
-                         c.name, c.before or "", c.after or "") for c in result.changes])
-        checked = "conda and pip" if result.conda_checked else "pip (no conda metadata to check)"
-        verdict = "matches" if not result.changes else f"differs in {len(result.changes)} package(s)"
-        click.echo(f"{result.observed_label} {verdict} from {result.lock_label} on {result.platform}; "
-                   f"checked {checked}", err=True)
+        if rows:
+            headers = ["change", "manager", "package", "locked", "installed"]
+            echo_table(headers, [[row[h] or "" for h in headers] for row in rows])
+        echo_status(f"{result.observed_label} {verdict} from {result.lock_label} on {result.platform}; "
+                    f"checked {checked}")
     if result.changes:
-        sys.exit(1)
+        sys.exit(EXIT_FINDINGS)
 
 
 def main() -> None:

@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from email.message import Message
 from typing import IO
 
-from envlock.errors import EnvlockError
+from envlock.errors import ServiceUnreachable
 
 
-class FetchError(EnvlockError):
-    pass
+class FetchError(ServiceUnreachable):
+    """The host did not answer (exit 4); HTTP error statuses are answers and are returned instead."""
 
 
 def http_get(url: str, headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, Message, bytes]:

@@ -171,8 +171,8 @@ class RegistryClient:
             self._authorization = {"Authorization": f"Bearer {token}"}
             with http_stream(url, {**headers, **self._authorization}, self.timeout) as response:
                 yield response
-        except FetchError as error:
-            raise ImageError(error.message) from None
+        except FetchError as error:  # unreachable stays unreachable (exit 4), not a bad image
+            raise FetchError(f"image registry: {error.message}") from None
 
 
 def resolve_digest(image: ImageRef, mirrors: dict[str, str] | None = None, timeout: float = 30) -> str:

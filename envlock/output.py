@@ -28,3 +28,16 @@ def _as_json(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def verbosity() -> int:
+    """-1 under -q, 0 by default, 1+ under -v (read from the running command's options)."""
+    from envlock.options import invocation
+
+    return invocation().verbosity
+
+
+def echo_status(text: str) -> None:
+    """A summary or hint line for people, on stderr; silent under -q."""
+    if verbosity() >= 0:
+        click.echo(text, err=True)

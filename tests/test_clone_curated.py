@@ -112,7 +112,7 @@ def test_unknown_tag_and_unreachable_registry_write_nothing(curated: RepoBuilder
     curated.settings("image_mirrors:\n  mcr.microsoft.com: http://127.0.0.1:9\n")
     before = curated.snapshot()
     result = curated.run("clone-curated", "sklearn-1.5", "--version", "7")
-    assert result.exit_code == 1 and "cannot reach 127.0.0.1:9" in result.stderr
+    assert result.exit_code == 4 and "cannot reach 127.0.0.1:9" in result.stderr  # unreachable, not a finding
     assert curated.snapshot() == before
 
 

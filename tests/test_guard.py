@@ -185,7 +185,7 @@ def test_verify_a_real_environment_built_from_the_lock(repo: RepoBuilder, tmp_pa
     drifted = repo.run("verify", "api", "--python", str(venv / "bin" / "python"), "--json")
     assert drifted.exit_code == 1
     assert json.loads(drifted.stdout)["changes"] == [
-        {"manager": "pip", "name": "idna", "change": "changed", "before": "3.7", "after": "3.6"}]
+        {"manager": "pip", "package": "idna", "change": "differs", "locked": "3.7", "installed": "3.6"}]
     human = repo.run("verify", "--lock", str(repo.root / "environments/api/requirements.txt"),
                      "--python", str(venv / "bin" / "python"))
     assert human.exit_code == 1 and "differs" in human.stdout and "idna" in human.stdout
@@ -224,8 +224,8 @@ def test_verify_from_an_aml_image_build_log(repo: RepoBuilder, tmp_path: Path) -
     log.write_text("\n".join(lines) + "\n")
     result = repo.run("verify", "train", "--from", str(log), "--json")
     assert result.exit_code == 1
-    changes = {(c["manager"], c["name"], c["change"]) for c in json.loads(result.stdout)["changes"]}
-    assert changes == {("conda", "numpy", "changed"), ("pip", "extra-tool", "added")}
+    changes = {(c["manager"], c["package"], c["change"]) for c in json.loads(result.stdout)["changes"]}
+    assert changes == {("conda", "numpy", "differs"), ("pip", "extra-tool", "extra")}
     assert numpy.version != "1.26.0"
 
 
@@ -243,7 +243,7 @@ def test_verify_from_conda_list_explicit(repo: RepoBuilder, tmp_path: Path) -> N
     explicit.write_text("@EXPLICIT\n" + "\n".join(u for u in urls if "/numpy-" not in u) + "\n")
     missing = repo.run("verify", "train", "--from", str(explicit), "--json")
     assert missing.exit_code == 1
-    assert [(c["name"], c["change"]) for c in json.loads(missing.stdout)["changes"]] == [("numpy", "removed")]
+    assert [(c["package"], c["change"]) for c in json.loads(missing.stdout)["changes"]] == [("numpy", "missing")]
 
 
 def test_verify_and_diff_a_prefix_with_conda_metadata(repo: RepoBuilder, tmp_path: Path) -> None:
@@ -271,8 +271,8 @@ def test_verify_and_diff_a_prefix_with_conda_metadata(repo: RepoBuilder, tmp_pat
     drifted = repo.run("verify", "train", "--python", str(prefix), "--json")
     assert drifted.exit_code == 1
     change = json.loads(drifted.stdout)["changes"][0]
-    assert (change["manager"], change["name"], change["change"]) == ("conda", "numpy", "changed")
-    assert change["after"].endswith("=py310_tampered_0")
+    assert (change["manager"], change["package"], change["change"]) == ("conda", "numpy", "differs")
+    assert change["installed"].endswith("=py310_tampered_0")
 
     diff = repo.run("diff", "train", str(prefix), "--json")
     assert diff.exit_code == 1

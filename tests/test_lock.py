@@ -92,9 +92,11 @@ def test_changed_declaration_keeps_existing_pins_and_update_moves_one(repo: Repo
 def test_update_of_a_package_not_in_any_lock(repo: RepoBuilder) -> None:
     repo.env("train", conda=CONDA_NUMPY)
     assert repo.run("lock").exit_code == 0
-    result = repo.run("lock", "--update", "tensorflow")
-    assert result.exit_code == 1
+    before = repo.snapshot()
+    result = repo.run("lock", "-P", "tensorflow")
+    assert result.exit_code == 2  # a package that is nowhere is bad input, like an unknown name
     assert "tensorflow" in result.stderr
+    assert repo.snapshot() == before
 
 
 def test_unsolvable_spec_shows_the_solver_and_keeps_files(repo: RepoBuilder) -> None:
@@ -161,7 +163,7 @@ def test_unreachable_mirror_fails_cleanly(repo: RepoBuilder) -> None:
     repo.settings("mirrors:\n  conda-forge: http://127.0.0.1:9/conda-forge\n", mirror=False)
     repo.env("train", conda=CONDA_NUMPY)
     result = repo.run("lock")
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # unreachable, not a finding
     assert "cannot read conda metadata" in result.stderr
     assert not (repo.root / "environments/train/conda-lock.yml").exists()
 

@@ -72,5 +72,5 @@ def test_unknown_pip_package_and_unreachable_index(repo: RepoBuilder, monkeypatc
     repo.settings("pip_index_url: https://127.0.0.1:9/simple\nenvironments:\n  api:\n    python: '3.12'\n")
     (repo.root / "environments/api/requirements.in").write_text("requests\n")
     result = repo.run("lock")
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # the index is unreachable
     assert "cannot reach the pip index https://127.0.0.1:9/simple" in result.stderr

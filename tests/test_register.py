@@ -93,10 +93,10 @@ def test_versions_export_and_gc(repo: RepoBuilder) -> None:
     relocked = repo.run("register", "train-v1", "--json")
     assert registered(relocked.stdout)["train-v1"]["status"] == "created"
 
-    dry = json.loads(repo.run("gc", "train", "--keep", "1", "--json").stdout)
+    dry = json.loads(repo.run("gc", "train", "--keep", "1", "--dry-run", "--json").stdout)
     assert [v["version"] for v in dry["versions"]] == ["2", "1"] and dry["applied"] is False
     assert not any(r["archived"] for r in json.loads(repo.run("versions", "train", "--json").stdout))
-    applied = json.loads(repo.run("gc", "train", "--keep", "0", "--apply", "--json").stdout)
+    applied = json.loads(repo.run("gc", "train", "--keep", "0", "--json").stdout)  # writes apply by default
     assert [v["version"] for v in applied["versions"]] == ["2", "1"]  # 3 is the current lock: kept
     flags = {r["version"]: r["archived"] for r in json.loads(repo.run("versions", "train", "--json").stdout)}
     assert flags == {"3": False, "2": True, "1": True}

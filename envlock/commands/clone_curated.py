@@ -141,7 +141,7 @@ def _fetch_text(url: str) -> str | None:
     try:
         status, _, body = http_get(url)
     except FetchError as error:
-        raise EnvlockError(f"cannot read the curated build context: {error.message}") from None
+        raise FetchError(f"cannot read the curated build context: {error.message}") from None
     return body.decode("utf-8") if status == 200 else None
 
 

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from envlock.errors import EnvlockError
+from envlock.errors import EXIT_FINDINGS, EnvlockError, UsageError
 from envlock.fsutil import atomic_write_many, remove
 from envlock.lockfile import (
     CONDA_LOCK_FILE,
@@ -36,12 +36,15 @@ class LockOutcome:
 
 
 class LockFailed(EnvlockError):
-    def __init__(self, outcomes: list[LockOutcome]) -> None:
+    def __init__(self, outcomes: list[LockOutcome], exit_codes: set[int] | None = None) -> None:
         failed = [o for o in outcomes if o.status == "failed"]
         text = "\n".join(f"{o.name}: {o.error}" for o in failed)
         super().__init__(f"{len(failed)} environment(s) could not be locked; "
                          f"their files are unchanged\n{text}")
         self.outcomes = outcomes
+        # one cause (every index unreachable, say) keeps its own code; mixed causes are findings
+        codes = exit_codes or {EXIT_FINDINGS}
+        self.exit_code = codes.pop() if len(codes) == 1 else EXIT_FINDINGS
 
 
 def load_specs(repo: Repo, names: list[str], settings: Settings) -> list[EnvironmentSpec]:
@@ -89,10 +92,11 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
         known = {p.name for _, previous in work if previous for p in previous.packages}
         missing = wanted - known - {n for s in specs for n in _declared_names(s)}
         if missing:
-            raise EnvlockError(f"--update {', '.join(sorted(missing))}: no such package in the "
-                               f"selected locks")
+            raise UsageError(f"-P/--upgrade-package {', '.join(sorted(missing))}: no such package in the "
+                             f"selected declarations or locks")
 
     progress = Progress(len(work), enabled=show_progress)
+    failure_codes: set[int] = set()
 
     def solve(item: tuple[EnvironmentSpec, Lock | None]) -> LockOutcome:
         spec, previous = item
@@ -104,6 +108,7 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
             _write_lock(repo.root, spec.folder, files)
         except EnvlockError as exc:
             progress.finish(spec.name, "failed")
+            failure_codes.add(exc.exit_code)
             return LockOutcome(spec.name, "failed", time.perf_counter() - started, error=exc.message)
         outcome = LockOutcome(
             spec.name, "locked", time.perf_counter() - started, lock.lock_sha256,
@@ -120,7 +125,7 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
             outcomes[outcome.name] = outcome
     ordered = [outcomes[spec.name] for spec in specs]
     if any(o.status == "failed" for o in ordered):
-        raise LockFailed(ordered)
+        raise LockFailed(ordered, failure_codes)
     return ordered
 
 

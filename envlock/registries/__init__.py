@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from envlock.errors import EnvlockError, UsageError
+from envlock.errors import EnvlockError, ServiceUnreachable, UsageError
 
 DEFAULT_REGISTRY_PATH = ".envlock/registry.db"
 REGISTRY_ENV_VAR = "ENVLOCK_REGISTRY"
@@ -24,7 +24,11 @@ class VersionExists(EnvlockError):
 
 
 class RegistryError(EnvlockError):
-    """The registry could not be read or written (unreachable, refused, throttled past retries)."""
+    """The registry refused a read or write (authentication, a rejected request)."""
+
+
+class RegistryUnreachable(RegistryError, ServiceUnreachable):
+    """The registry did not answer, or answered 5xx/429 past its retries: exit 4."""
 
 
 @dataclass(frozen=True)

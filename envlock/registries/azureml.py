@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 
 from envlock.errors import UsageError
-from envlock.registries import EnvironmentVersion, RegistryError, VersionExists
+from envlock.registries import EnvironmentVersion, RegistryError, RegistryUnreachable, VersionExists
 
 WORKSPACE_URL = re.compile(
     r"^azureml://subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/workspaces/(?P<ws>[^/]+)/?$",
@@ -220,11 +220,13 @@ class _translated_errors:
                                 "  fix: run az login, or set AZURE_CLIENT_ID/AZURE_TENANT_ID/"
                                 "AZURE_CLIENT_SECRET for a service principal") from None
         if isinstance(error, (ServiceRequestError, ServiceResponseError)):
-            raise RegistryError(f"cannot reach {self.url}: {_short(error)}\n"
+            raise RegistryUnreachable(f"cannot reach {self.url}: {_short(error)}\n"
                                 "  fix: check the network and rerun; nothing was overwritten") from None
         if isinstance(error, HttpResponseError):
-            raise RegistryError(f"{self.url} answered {error.status_code}: {_short(error)}\n"
-                                "  fix: rerun; registration is idempotent") from None
+            unavailable = error.status_code is not None and (error.status_code >= 500 or error.status_code == 429)
+            kind = RegistryUnreachable if unavailable else RegistryError
+            raise kind(f"{self.url} answered {error.status_code}: {_short(error)}\n"
+                       "  fix: rerun; registration is idempotent") from None
         from azure.ai.ml.exceptions import MlException
 
         if isinstance(error, MlException):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from envlock.errors import DeclarationError, SolveError, indent
+from envlock.errors import DeclarationError, ServiceUnreachable, SolveError, indent
 from envlock.lockfile import LockedPackage
 from envlock.platforms import TargetPlatform
 
@@ -122,7 +122,7 @@ def solve_conda(request: CondaRequest) -> list[LockedPackage]:
                          f"{indent(str(exc))}") from None
     except Exception as exc:  # rattler's gateway errors carry the failing URL
         if type(exc).__name__ in ("GatewayError", "FetchRepoDataError", "IoError"):
-            raise SolveError(f"cannot read conda metadata for {request.platform.conda}: "
+            raise ServiceUnreachable(f"cannot read conda metadata for {request.platform.conda}: "
                              f"{_first_line(str(exc))}") from None
         raise
     channel_by_url = {canonical_channel_url(c).rstrip("/"): c for c in request.channels}

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import tomllib
 
-from envlock.errors import SolveError, indent
+from envlock.errors import ServiceUnreachable, SolveError, indent
 from envlock.lockfile import LockedPackage
 from envlock.platforms import TargetPlatform
 
@@ -85,7 +85,8 @@ def resolve_pip(request: PipRequest) -> list[LockedPackage]:
         result = subprocess.run(command, cwd=folder, env=_uv_environment(request.platform),
                                 capture_output=True, text=True)
         if result.returncode != 0:
-            raise SolveError(_explain_failure(result.stderr, request))
+            message, unreachable = _explain_failure(result.stderr, request)
+            raise (ServiceUnreachable if unreachable else SolveError)(message)
         document = tomllib.loads((folder / "pylock.toml").read_text())
     provided = {normalize_name(name) for name, _ in request.provided}
     supported = _supported_tags(request.python_version, request.platform)
@@ -180,15 +181,16 @@ def _uv_environment(platform: TargetPlatform) -> dict[str, str]:
     return environment
 
 
-def _explain_failure(stderr: str, request: PipRequest) -> str:
+def _explain_failure(stderr: str, request: PipRequest) -> tuple[str, bool]:
+    """uv's failure as one message, and whether it is the index that could not be reached."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", stderr).strip()
     target = f"Python {request.python_version} on {request.platform.conda}"
     lowered = text.lower()
     if any(marker in lowered for marker in ("failed to fetch", "connect", "dns error", "timed out")) \
             and "not found in the package registry" not in lowered:
         return (f"cannot reach the pip index {request.index_url} while resolving for {target}:\n"
-                f"{indent(text)}\n  fix: check the network or pip_index_url in envlock.yaml")
+                f"{indent(text)}\n  fix: check the network or pip_index_url in envlock.yaml"), True
     if "not found in the package registry" in lowered:
         return (f"unknown pip package while resolving for {target}:\n{indent(text)}\n"
-                "  fix: correct the package name in the declaration")
-    return f"the pip requirements cannot be resolved for {target}:\n{indent(text)}"
+                "  fix: correct the package name in the declaration"), False
+    return f"the pip requirements cannot be resolved for {target}:\n{indent(text)}", False
