@@ -108,8 +108,8 @@ class TokenSource:
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         try:
             status, _, body = http_request(method, url, FORM if data else {}, data, self.timeout)
-        except FetchError as error:
-            raise ImageError(f"{what}: {error.message}") from None
+        except FetchError as error:  # unreachable stays unreachable (exit 4)
+            raise FetchError(f"{what}: {error.message}") from None
         return status, body
 
 
