@@ -16,6 +16,7 @@ import click
 from envlock import __version__
 from envlock.error_handler import report_envlock_error, report_unexpected
 from envlock.errors import EXIT_BAD_INPUT, EXIT_CODES, EXIT_FINDINGS, EnvlockError, UsageError
+from envlock.extras import require_extra
 from envlock.options import (
     as_name_option,
     dry_run_option,
@@ -103,7 +104,8 @@ def _repo(ctx: click.Context, jobs_only: bool = False) -> Repo:
 @click.pass_context
 def lock(ctx: click.Context, names: tuple[str, ...], upgrade_packages: tuple[str, ...], upgrade: bool, jobs: int,
          as_json: bool) -> None:
-    """Resolve declarations to hashed lockfiles (only stale ones are solved)."""
+    """Resolve declarations to hashed lockfiles (only stale ones are solved). Needs envlock[lock]."""
+    require_extra("lock", "envlock lock")
     from envlock.commands.lock import LockFailed, run_lock
 
     repo = _repo(ctx)
@@ -129,7 +131,8 @@ def lock(ctx: click.Context, names: tuple[str, ...], upgrade_packages: tuple[str
 @json_option("Print the build manifest entries as JSON.")
 @click.pass_context
 def build(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
-    """Lock what is stale, then render what AML receives into build/<name>/."""
+    """Lock what is stale, then render what AML receives into build/<name>/. Needs envlock[lock]."""
+    require_extra("lock", "envlock build")
     from envlock.commands.build import run_build
 
     repo = _repo(ctx)
@@ -308,7 +311,12 @@ def gc(ctx: click.Context, names: tuple[str, ...], keep: int, older_than: float 
 @click.pass_context
 def clone_curated(ctx: click.Context, curated: str, version: str | None, label: str, new_name: str | None,
                   registry_name: str, force: bool, as_json: bool) -> None:
-    """Copy a curated environment into an owned declaration pinned by image digest, then lock it."""
+    """Copy a curated environment into an owned declaration pinned by image digest, then lock it.
+
+    Needs envlock[azure] and envlock[lock].
+    """
+    require_extra("azure", "envlock clone-curated")
+    require_extra("lock", "envlock clone-curated")
     from envlock.commands.clone_curated import run_clone_curated
 
     repo = _repo(ctx)
@@ -326,7 +334,7 @@ def clone_curated(ctx: click.Context, curated: str, version: str | None, label: 
 @json_option("Print the entries as JSON.")
 @click.pass_context
 def outdated(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
-    """Newer curated versions, moved tags, and what tag-declared images point at now.
+    """Newer curated versions, moved tags, and what tag-declared images point at now (clones need envlock[azure]).
 
     Exit 1 when something is outdated, 4 when a registry could not be reached.
     """

@@ -10,10 +10,10 @@ import importlib.util
 
 from envlock.errors import MissingExtra
 
-# extra -> the top-level modules envlock imports from it (pip-tools is in [lock] for its CLI only)
+# extra -> the modules envlock imports from it (pip-tools is in [lock] for its CLI only)
 EXTRAS: dict[str, tuple[str, ...]] = {
     "lock": ("rattler", "uv", "conda_lock"),
-    "azure": ("azure.ai.ml", "azure.identity"),
+    "azure": ("azure.ai.ml", "azure.identity", "zstandard"),
 }
 
 
@@ -24,9 +24,9 @@ def _importable(module: str) -> bool:
         return False
 
 
-def require_extra(extra: str, needed_for: str) -> None:
-    """Raise MissingExtra unless every module of `extra` can be imported."""
-    missing = [module for module in EXTRAS[extra] if not _importable(module)]
+def require_extra(extra: str, needed_for: str, *modules: str) -> None:
+    """Raise MissingExtra unless `modules` (default: every module of `extra`) can be imported."""
+    missing = [module for module in modules or EXTRAS[extra] if not _importable(module)]
     if missing:
         raise MissingExtra(
             f"{needed_for} needs envlock[{extra}] ({', '.join(missing)} not installed)\n"

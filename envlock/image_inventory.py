@@ -21,6 +21,7 @@ from email.parser import BytesHeaderParser
 from typing import IO, Any
 
 from envlock.errors import ImageError
+from envlock.extras import require_extra
 from envlock.oci import ImageRef, RegistryClient
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -215,7 +216,8 @@ def _read_layer(image: ImageRef, digest: str, raw: _HashingReader, facts: dict[s
     if magic.startswith(GZIP_MAGIC):
         decompressed: Any = gzip.GzipFile(fileobj=source, mode="rb")
     elif magic == ZSTD_MAGIC:
-        # zstandard is installed with conda-lock (it reads .conda packages); Python 3.11 has no zstd
+        # Python 3.11 has no zstd; zstandard comes with envlock[azure] (and with conda-lock)
+        require_extra("azure", "reading a zstd image layer", "zstandard")
         import zstandard
 
         decompressed = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True, closefd=False)

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from envlock import __version__
+from envlock.extras import require_extra
 from envlock.hashing import sha256_json
 
 CONDA_LOCK_FILE = "conda-lock.yml"
@@ -134,6 +135,7 @@ def _header_lines(lock: Lock, install_hint: str) -> list[str]:
 
 
 def _render_conda_lock(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str]]:
+    require_extra("lock", "writing conda-lock.yml", "conda_lock")
     from conda_lock.lockfile.v1.models import HashModel, LockMeta
     from conda_lock.lockfile.v2prelim.models import LockedDependency, Lockfile
 
@@ -279,7 +281,8 @@ def read_lock(name: str, folder: Path) -> Lock | None:
 
 def parse_lock_text(name: str, file_name: str, text: str) -> Lock:
     """A lock from the text of one lock file (for example one read from another git revision)."""
-    if file_name == CONDA_LOCK_FILE:
+    # any YAML file is conda-lock's format (a copy such as train-head.yml); the rest is requirements text
+    if file_name == CONDA_LOCK_FILE or file_name.endswith((".yml", ".yaml")):
         return _conda_lock_from_text(name, text)
     return _requirements_from_texts(name, [text])
 

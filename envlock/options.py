@@ -83,7 +83,7 @@ def registry_option(f: F) -> F:
         "--registry", "registry_url", metavar="URL",
         help="sqlite:///path.db, azureml://subscriptions/<sub>/resourcegroups/<rg>/workspaces/<ws>, "
              "azureml://registries/<name> or azureml (config.json). Default: $ENVLOCK_REGISTRY, "
-             "registry: in envlock.yaml, then .envlock/registry.db.",
+             "registry: in envlock.yaml, then .envlock/registry.db. azureml URLs need envlock[azure].",
     )(f)
 
 

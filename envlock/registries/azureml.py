@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 
 from envlock.errors import UsageError
+from envlock.extras import require_extra
 from envlock.registries import EnvironmentVersion, RegistryError, RegistryUnreachable, VersionExists
 
 WORKSPACE_URL = re.compile(
@@ -44,6 +45,7 @@ class AzureMLRegistry:
 
     @classmethod
     def from_url(cls, url: str, repo_root: Path, credential: Any = None) -> AzureMLRegistry:
+        require_extra("azure", f"the registry {url}", "azure.ai.ml", "azure.identity")
         from azure.ai.ml import MLClient
         from azure.identity import DefaultAzureCredential
 

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from envlock.errors import DeclarationError, ServiceUnreachable, SolveError, indent
+from envlock.extras import require_extra
 from envlock.lockfile import LockedPackage
 from envlock.platforms import TargetPlatform
 
@@ -39,6 +40,7 @@ def canonical_channel_url(channel: str) -> str:
 
 def validate_specs(path: Path, specs: Sequence[str]) -> None:
     """Parse every spec as the solver will, so a typo is a declaration error before any solve."""
+    require_extra("lock", "locking conda environments", "rattler")
     from rattler import MatchSpec
     from rattler.exceptions import InvalidMatchSpecError
 
@@ -59,6 +61,7 @@ def _line_of_dependency(path: Path, spec: str) -> int | None:
 
 
 def solve_conda(request: CondaRequest) -> list[LockedPackage]:
+    require_extra("lock", "locking conda environments", "rattler")
     from rattler import Channel, Gateway, GenericVirtualPackage, MatchSpec, PackageName, Version
     from rattler.exceptions import SolverError
     from rattler.networking import Client, MirrorMiddleware

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import tomllib
 
 from envlock.errors import ServiceUnreachable, SolveError, indent
+from envlock.extras import require_extra
 from envlock.lockfile import LockedPackage
 from envlock.platforms import TargetPlatform
 
@@ -48,6 +49,7 @@ _uv_lookup = threading.Lock()
 
 @functools.cache
 def _uv_binary_cached() -> str:
+    require_extra("lock", "resolving pip requirements", "uv")
     from uv import find_uv_bin
 
     return find_uv_bin()
