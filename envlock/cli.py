@@ -134,12 +134,14 @@ def build(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
     """Lock what is stale, then render what AML receives into build/<name>/. Needs envlock[lock]."""
     require_extra("lock", "envlock build")
     from envlock.commands.build import run_build
+    from envlock.kinds import named_image
 
     repo = _repo(ctx)
     result = run_build(repo, repo.select(names), show_progress=not as_json)
     status = {o.name: o.status for o in result.outcomes}
     if as_json:
-        echo_json({r.name: {"lock_sha256": r.lock_sha256, "image": r.image, "status": status[r.name],
+        echo_json({r.name: {"lock_sha256": r.lock_sha256, "kind": r.content.kind.value,
+                            "image": named_image(r.content), "status": status[r.name],
                             "files": sorted(name for name, _ in r.files)} for r in result.rendered})
         return
     echo_table(["environment", "lock", "lock sha256", "rendered"], [

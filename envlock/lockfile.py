@@ -17,6 +17,7 @@ import yaml
 from envlock import __version__
 from envlock.extras import require_extra
 from envlock.hashing import sha256_json
+from envlock.kinds import Kind
 
 CONDA_LOCK_FILE = "conda-lock.yml"
 REQUIREMENTS_TXT = "requirements.txt"
@@ -50,6 +51,7 @@ class LockedPackage:
 @dataclass(frozen=True)
 class Lock:
     name: str
+    kind: Kind
     image: str
     platforms: tuple[str, ...]
     channels: tuple[str, ...]
@@ -59,10 +61,6 @@ class Lock:
     sources: tuple[str, ...] = ()
     python: str | None = None  # the target Python of a pip-only lock
     lock_sha256: str = ""
-
-    @property
-    def is_pip_only(self) -> bool:
-        return not self.channels
 
     def for_platform(self, platform: str) -> list[LockedPackage]:
         return [p for p in self.packages if p.platform == platform]
@@ -117,9 +115,9 @@ def requirements_file_name(platform: str, first: bool) -> str:
 
 def render_lock_files(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str]]:
     """The lock with its lock_sha256 filled in, and the text of every file it is written as."""
-    if lock.is_pip_only:
-        return _render_requirements(lock, folder)
-    return _render_conda_lock(lock, folder)
+    if lock.kind is Kind.IMAGE_CONDA:
+        return _render_conda_lock(lock, folder)
+    return _render_requirements(lock, folder)
 
 
 def _header_lines(lock: Lock, install_hint: str) -> list[str]:
@@ -200,6 +198,7 @@ def _render_requirements(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str
         name = requirements_file_name(platform, index == 0)
         header = _header_lines(lock, f"To install: pip install --require-hashes --no-deps -r {name}")
         header += [
+            f"# envlock-kind: {lock.kind.value}",
             f"# envlock-target: {f'python {python}' if python else IMAGE_ONLY} on {platform}",
             f"# envlock-inputs-sha256: {lock.inputs_sha256}",
             f"# envlock-lock-sha256: {digest}",
@@ -308,7 +307,8 @@ def _conda_lock_from_text(name: str, text: str) -> Lock:
         if item.strip()
     )
     return Lock(
-        name=name, image=str(custom.get("envlock.image", "")), platforms=tuple(meta["platforms"]),
+        name=name, kind=Kind.IMAGE_CONDA, image=str(custom.get("envlock.image", "")),
+        platforms=tuple(meta["platforms"]),
         channels=tuple(c["url"] for c in meta["channels"]), packages=packages,
         inputs_sha256=str(custom.get("envlock.inputs-sha256", "")),
         resolvers=resolvers,  # type: ignore[arg-type]
@@ -340,7 +340,9 @@ def _requirements_from_texts(name: str, texts: list[str]) -> Lock:
             hashes = tuple(re.findall(r"--hash=sha256:([0-9a-f]{64})", entry))
             packages.append(LockedPackage("pip", match.group(1), match.group(2), platform, "",
                                           hashes[0] if hashes else None, hashes=hashes))
-    return Lock(name=name, image=meta.get("image", ""), platforms=tuple(platforms), channels=(),
+    # Locks written before the kind was recorded: an image-only lock says so in its target.
+    kind = Kind(meta["kind"]) if "kind" in meta else Kind.IMAGE if python_part == IMAGE_ONLY else Kind.BUILD_CONTEXT
+    return Lock(name=name, kind=kind, image=meta.get("image", ""), platforms=tuple(platforms), channels=(),
                 packages=tuple(packages), inputs_sha256=meta.get("inputs-sha256", ""),
                 resolvers=(), python=None if python_part == IMAGE_ONLY else python_part.removeprefix("python "),
                 lock_sha256=meta.get("lock-sha256", ""))

@@ -6,6 +6,7 @@ from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from envlock.kinds import Kind
 from envlock.lockfile import Lock, LockedPackage
 from envlock.platforms import TargetPlatform, target_platform
 from envlock.settings import Settings
@@ -34,12 +35,13 @@ def lock_environment(request: LockRequest) -> Lock:
         per_platform = list(pool.map(lambda platform: _lock_platform(request, platform), spec.settings.platforms))
     return Lock(
         name=spec.name,
+        kind=spec.kind,
         image=spec.image,
         platforms=spec.settings.platforms,
         channels=spec.channels,
         packages=tuple(package for packages in per_platform for package in packages),
         inputs_sha256=spec.inputs_sha256(),
-        resolvers=resolver_versions(conda=not spec.is_pip_only, pip=bool(spec.pip_dependencies)),
+        resolvers=resolver_versions(conda=spec.kind is Kind.IMAGE_CONDA, pip=bool(spec.pip_dependencies)),
         sources=(spec.conda_file.name,) if spec.conda_file else ("requirements.in",) if spec.pip_dependencies else (),
         python=spec.python,
     )
@@ -50,7 +52,7 @@ def _lock_platform(request: LockRequest, conda_platform: str) -> list[LockedPack
     platform = target_platform(conda_platform, spec.settings.virtual_packages)
     previous = request.previous.for_platform(conda_platform) if request.previous else []
     conda_packages: list[LockedPackage] = []
-    if not spec.is_pip_only:
+    if spec.kind is Kind.IMAGE_CONDA:
         conda_packages = solve_conda(CondaRequest(
             specs=spec.conda_dependencies,
             channels=spec.channels,

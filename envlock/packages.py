@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from envlock.kinds import BuildContext, EnvironmentContent, ImageOnly, ImageWithConda, Kind
 from envlock.lockfile import Lock
 from envlock.solvers.pip_uv import normalize_name
 
@@ -38,31 +39,45 @@ def from_lock(lock: Lock, platform: str, label: str) -> PackageSet:
     for package in lock.for_platform(platform):
         name = package.name if package.manager == "conda" else normalize_name(package.name)
         packages[(package.manager, name)] = (package.version, package.build)
-    return PackageSet(label, packages, has_conda=not lock.is_pip_only)
+    return PackageSet(label, packages, has_conda=lock.kind is Kind.IMAGE_CONDA)
 
 
 _CONDA_PIN = re.compile(r"^([A-Za-z0-9_.\-]+)=([^=\s]+)=(\S+)$")
 _PIP_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)==([^\s;\\]+)")
 
 
-def from_rendered(conda_file: str | None, requirements: str | None, label: str) -> PackageSet:
-    """A registered version's content: the pinned conda file, or the build context's requirements."""
+def from_content(content: EnvironmentContent, label: str) -> PackageSet:
+    """A registered version's packages: its pinned conda file, or its build context's locked files."""
+    match content:
+        case ImageOnly():
+            return PackageSet(label, {}, has_conda=False)
+        case ImageWithConda(conda_file=conda_file):
+            return _from_rendered_files([conda_file], [], label, has_conda=True)
+        case BuildContext(files=files):
+            conda_files = [text for path, text in files if path.endswith((".yml", ".yaml"))]
+            requirements = [text for path, text in files if path.endswith(".txt")]
+            return _from_rendered_files(conda_files, requirements, label, has_conda=bool(conda_files))
+
+
+def _from_rendered_files(conda_files: list[str], requirements: list[str], label: str,
+                         has_conda: bool) -> PackageSet:
     import yaml
 
     packages: dict[Key, tuple[str, str | None]] = {}
     pip_lines: list[str] = []
-    if conda_file:
-        for dependency in (yaml.safe_load(conda_file) or {}).get("dependencies") or []:
+    for conda_file in conda_files:
+        data = yaml.safe_load(conda_file)
+        for dependency in (data.get("dependencies") if isinstance(data, dict) else None) or []:
             if isinstance(dependency, dict):
                 pip_lines += [str(line) for line in dependency.get("pip") or []]
             elif match := _CONDA_PIN.match(str(dependency)):
                 packages[("conda", match.group(1))] = (match.group(2), match.group(3))
-    if requirements:
-        pip_lines += requirements.splitlines()
+    for text in requirements:
+        pip_lines += text.splitlines()
     for line in pip_lines:
         if match := _PIP_PIN.match(line.strip()):
             packages[("pip", normalize_name(match.group(1)))] = (match.group(2), None)
-    return PackageSet(label, packages, has_conda=bool(conda_file))
+    return PackageSet(label, packages, has_conda=has_conda)
 
 
 def compare(before: PackageSet, after: PackageSet) -> list[Change]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from envlock import __version__
 from envlock.errors import EnvlockError
 from envlock.hashing import sha256_text
+from envlock.kinds import DOCKERFILE, BuildContext, EnvironmentContent, ImageOnly, ImageWithConda, Kind
 from envlock.lockfile import Lock, pip_requirement_lines
 from envlock.spec import EnvironmentSpec
 from envlock.yamlio import dump_yaml
@@ -26,9 +27,8 @@ class RenderedEnvironment:
     name: str
     lock_sha256: str
     inputs_sha256: str
-    image: str | None
-    conda_file: str | None  # the conda file AML receives inline, when there is one
-    files: tuple[tuple[str, str], ...]  # file name -> text, env.yml among them
+    content: EnvironmentContent  # exactly what AML receives
+    files: tuple[tuple[str, str], ...]  # what build/<name>/ holds: file name -> text, env.yml among them
     description: str | None
     tags: tuple[tuple[str, str], ...]
 
@@ -41,7 +41,7 @@ def render_environment(spec: EnvironmentSpec, lock: Lock) -> RenderedEnvironment
         raise EnvlockError(f"{spec.name}: the lock has no {AML_PLATFORM} part, which AML runs on; "
                            f"add {AML_PLATFORM} to its platforms in envlock.yaml and run envlock lock")
     tags = {**dict(spec.tags), LOCK_TAG: lock.lock_sha256, DECLARATION_TAG: lock.inputs_sha256}
-    if lock.is_pip_only and lock.python:
+    if spec.kind is Kind.BUILD_CONTEXT and lock.python:
         tags[PYTHON_TAG] = lock.python
     header = (f"# Rendered by envlock {__version__} from environments/{spec.name} for {AML_PLATFORM}."
               f" DO NOT EDIT.\n# lock sha256: {lock.lock_sha256}\n")
@@ -49,25 +49,26 @@ def render_environment(spec: EnvironmentSpec, lock: Lock) -> RenderedEnvironment
     if spec.description:
         env_yml["description"] = spec.description
     env_yml["tags"] = dict(sorted(tags.items()))
-    files: dict[str, str] = {}
-    if lock.is_pip_only and not lock.packages:
-        env_yml["image"] = spec.image
-        conda_file = None
-        image = spec.image
-    elif lock.is_pip_only:
-        files["requirements.txt"] = header + pip_requirement_lines(lock.for_platform(AML_PLATFORM))
-        files["Dockerfile"] = header + render_dockerfile(spec.image)
-        env_yml["build"] = {"path": ".", "dockerfile_path": "Dockerfile"}
-        conda_file = None
-        image = None
-    else:
-        conda_file = header + render_conda_file(spec.name, lock)
-        files["conda.yaml"] = conda_file
-        env_yml["image"] = spec.image
-        env_yml["conda_file"] = "conda.yaml"
-        image = spec.image
+    content: EnvironmentContent
+    match spec.kind:
+        case Kind.IMAGE:
+            content = ImageOnly(spec.image)
+            env_yml["image"] = spec.image
+            files: dict[str, str] = {}
+        case Kind.IMAGE_CONDA:
+            content = ImageWithConda(spec.image, header + render_conda_file(spec.name, lock))
+            env_yml["image"] = spec.image
+            env_yml["conda_file"] = "conda.yaml"
+            files = {"conda.yaml": content.conda_file}
+        case Kind.BUILD_CONTEXT:
+            content = BuildContext(tuple(sorted({
+                "requirements.txt": header + pip_requirement_lines(lock.for_platform(AML_PLATFORM)),
+                DOCKERFILE: header + render_dockerfile(spec.image),
+            }.items())))
+            env_yml["build"] = {"path": ".", "dockerfile_path": content.dockerfile_path}
+            files = dict(content.files)
     files["env.yml"] = header + dump_yaml(env_yml)
-    return RenderedEnvironment(spec.name, lock.lock_sha256, lock.inputs_sha256, image, conda_file,
+    return RenderedEnvironment(spec.name, lock.lock_sha256, lock.inputs_sha256, content,
                                tuple(sorted(files.items())), spec.description, tuple(sorted(tags.items())))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from envlock.errors import DeclarationError
 from envlock.fsutil import safe_path
 from envlock.hashing import sha256_json
+from envlock.kinds import Kind
 from envlock.repo import ENV_FILE, Repo
 from envlock.settings import EnvironmentSettings, Settings, load_settings
 from envlock.yamlio import declaration_error, load_yaml, reject_unknown_keys
@@ -50,6 +51,7 @@ class PolicyProblem:
 @dataclass(frozen=True)
 class EnvironmentSpec:
     name: str
+    kind: Kind  # what AML receives; a pip-only declaration renders as a build context
     folder: Path
     image: str
     description: str | None
@@ -64,10 +66,6 @@ class EnvironmentSpec:
     @property
     def env_file(self) -> Path:
         return self.folder / ENV_FILE
-
-    @property
-    def is_pip_only(self) -> bool:
-        return self.conda_file is None
 
     @property
     def python(self) -> str | None:
@@ -142,12 +140,12 @@ def load_environment(repo: Repo, name: str, settings: Settings | None = None) ->
             raise declaration_error(conda_path, ["dependencies"],
                                     "a pip: section needs python in the conda dependencies",
                                     "add a python pin, e.g. - python=3.10")
-        return EnvironmentSpec(name, folder, image, _text(description), _tags(tags), conda_path,
+        return EnvironmentSpec(name, Kind.IMAGE_CONDA, folder, image, _text(description), _tags(tags), conda_path,
                                channels, conda_deps, pip_deps, env_settings, tuple(problems))
 
     if not requirements_path.is_file():
         # Image only: the image digest is the whole lock (e.g. a clone of a curated image).
-        return EnvironmentSpec(name, folder, image, _text(description), _tags(tags), None, (), (), (),
+        return EnvironmentSpec(name, Kind.IMAGE, folder, image, _text(description), _tags(tags), None, (), (), (),
                                env_settings, ())
     if env_settings.python is None:
         raise DeclarationError(
@@ -156,7 +154,7 @@ def load_environment(repo: Repo, name: str, settings: Settings | None = None) ->
             f"(or python: '3.12' in environments/{name}/envlock.yaml)",
         )
     pip_deps = _load_requirements(requirements_path, problems)
-    return EnvironmentSpec(name, folder, image, _text(description), _tags(tags), None, (), (),
+    return EnvironmentSpec(name, Kind.BUILD_CONTEXT, folder, image, _text(description), _tags(tags), None, (), (),
                            pip_deps, env_settings, tuple(problems))
 
 

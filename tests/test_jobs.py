@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+from envlock.kinds import ImageOnly
 from envlock.registries import EnvironmentVersion, open_registry
 from tests.conftest import RepoBuilder
 
@@ -105,7 +106,7 @@ def test_preflight_runs_in_a_repository_without_environments(tmp_path: Path) -> 
 def test_arm_ids_and_schedules_are_checked_against_the_registry(repo: RepoBuilder) -> None:
     corpus_repo(repo)
     registry = open_registry(None, repo.root)
-    registry.create_version(EnvironmentVersion("train", "1", "img", None, tags={"envlock.lock-sha256": "a" * 64}))
+    registry.create_version(EnvironmentVersion("train", "1", ImageOnly("img"), tags={"envlock.lock-sha256": "a" * 64}))
     registry.set_archived("train", "1", True)
     result = repo.run("preflight", "--json", "corpus/variants/arm-id-job.yml", "corpus/variants/schedule-file.yml")
     assert findings(result.stdout) == {

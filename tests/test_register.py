@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from envlock.kinds import ImageWithConda
 from tests.conftest import RepoBuilder
 from tests.support.aml_emulator import AmlEmulator
 from tests.support.registries import conda_env, locked_repo, run_cli
@@ -183,7 +184,7 @@ def test_next_version_is_above_whatever_exists(repo: RepoBuilder, aml: AmlEmulat
 
     registry = open_registry(aml.workspace_url, repo.root)
     for version in ("1", "7", "2024-07-rc"):
-        registry.create_version(EnvironmentVersion("train", version, "img", "dependencies: [python]\n",
+        registry.create_version(EnvironmentVersion("train", version, ImageWithConda("img", "dependencies: [python]\n"),
                                                    tags={"envlock.lock-sha256": version}))
     result = run_cli(repo.root, "register", "--json", env=aml.client_environment())
     assert json.loads(result.stdout)["train"]["version"] == "8"
@@ -216,7 +217,7 @@ def test_conflict_on_the_chosen_number_moves_to_the_next(repo: RepoBuilder, aml:
     from envlock.repo import Repo
 
     registry = open_registry(aml.workspace_url, repo.root)
-    intruder = EnvironmentVersion("train", "1", "someone/else:1", "dependencies: [python]\n",
+    intruder = EnvironmentVersion("train", "1", ImageWithConda("someone/else:1", "dependencies: [python]\n"),
                                   tags={"envlock.lock-sha256": "f" * 64})
     original_create = registry.create_version
     calls = []
@@ -233,7 +234,7 @@ def test_conflict_on_the_chosen_number_moves_to_the_next(repo: RepoBuilder, aml:
     assert (result.version, result.status) == ("2", "created")
     assert calls == ["1", "2"]
     intruder_stored = registry.get_version("train", "1")
-    assert intruder_stored is not None and intruder_stored.image == "someone/else:1"
+    assert intruder_stored is not None and intruder_stored.same_content(intruder)
 
 
 def test_race_against_the_emulator(repo: RepoBuilder, aml: AmlEmulator) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from envlock.kinds import ImageWithConda
 from envlock.registries import EnvironmentVersion, Registry, VersionExists, next_version, open_registry
 from tests.support.aml_emulator import AmlEmulator
 
@@ -28,7 +29,7 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registr
 
 
 def draft(version: str, image: str = IMAGE, lock: str = "a" * 64) -> EnvironmentVersion:
-    return EnvironmentVersion("train", version, image, CONDA, description="training",
+    return EnvironmentVersion("train", version, ImageWithConda(image, CONDA), description="training",
                               tags={"envlock.lock-sha256": lock, "team": "forecasting"})
 
 
@@ -36,7 +37,7 @@ def test_create_get_and_list(registry: Registry) -> None:
     assert registry.list_versions("train") == []
     assert registry.get_version("train", "1") is None
     created = registry.create_version(draft("1"))
-    assert (created.name, created.version, created.image) == ("train", "1", IMAGE)
+    assert (created.name, created.version) == ("train", "1") and created.same_content(draft("1"))
     stored = registry.get_version("train", "1")
     assert stored is not None and stored.same_content(draft("1"))
     assert stored.tags["team"] == "forecasting" and stored.lock_sha256 == "a" * 64
@@ -49,7 +50,7 @@ def test_a_version_is_never_overwritten(registry: Registry) -> None:
     with pytest.raises(VersionExists):
         registry.create_version(draft("1", image=IMAGE.replace("ab", "cd"), lock="b" * 64))
     stored = registry.get_version("train", "1")
-    assert stored is not None and stored.image == IMAGE and stored.lock_sha256 == "a" * 64
+    assert stored is not None and stored.same_content(draft("1")) and stored.lock_sha256 == "a" * 64
 
 
 def test_listing_pages_through_every_version(registry: Registry) -> None:

@@ -9,6 +9,7 @@ from envlock import __version__
 from envlock.commands.lock import LockOutcome, run_lock
 from envlock.errors import EnvlockError
 from envlock.fsutil import atomic_write, atomic_write_many, remove, safe_path
+from envlock.kinds import named_image
 from envlock.lockfile import read_lock
 from envlock.render import RenderedEnvironment, render_environment
 from envlock.repo import Repo
@@ -70,7 +71,8 @@ def _update_manifest(repo: Repo, rendered: list[RenderedEnvironment]) -> None:
             "name": environment.name,
             "lock_sha256": environment.lock_sha256,
             "inputs_sha256": environment.inputs_sha256,
-            "image": environment.image,
+            "kind": environment.content.kind.value,
+            "image": named_image(environment.content),
             "files": environment.file_hashes(),
         }
     manifest = {"envlock_version": __version__, "environments": dict(sorted(entries.items()))}

@@ -8,7 +8,7 @@ from pathlib import Path
 from envlock.errors import EnvlockError, UsageError
 from envlock.installed import probe
 from envlock.lockfile import CONDA_LOCK_FILE, REQUIREMENTS_TXT, Lock, parse_lock_text, read_lock
-from envlock.packages import Change, PackageSet, compare, from_lock, from_rendered
+from envlock.packages import Change, PackageSet, compare, from_content, from_lock
 from envlock.refs import parse_reference
 from envlock.registries import Registry
 from envlock.repo import Repo
@@ -32,7 +32,7 @@ def load_source(repo: Repo, source: str, platform: str, registry_opener: object)
         stored = registry.get_version(ref.name, ref.version)
         if stored is None:
             raise EnvlockError(f"{source} is not registered in {registry.url}")
-        return from_rendered(stored.conda_file, dict(stored.build_files).get("requirements.txt"), source)
+        return from_content(stored.content, source)
     if "@" in source:
         name, revision = source.split("@", 1)
         return from_lock(_lock_at_revision(repo, name, revision), platform, source)

@@ -9,6 +9,7 @@ import yaml
 
 from envlock.errors import EnvlockError, UsageError
 from envlock.fsutil import atomic_write_many, remove, safe_path
+from envlock.kinds import DOCKERFILE, BuildContext, ImageOnly, ImageWithConda
 from envlock.refs import parse_reference
 from envlock.registries import Registry
 from envlock.render import ENV_SCHEMA, PYTHON_TAG
@@ -44,25 +45,26 @@ def run_export(repo: Repo, registry: Registry, reference: str, *, new_name: str 
                   "source_version": stored.version, "source_lock_sha256": stored.lock_sha256 or ""}
     settings: dict[str, object] = {"provenance": provenance}
     files: dict[Path, str] = {}
-    build = dict(stored.build_files)
-    if stored.conda_file:
-        env_yml["image"] = stored.image
-        env_yml["conda_file"] = "conda.yaml"
-        conda = yaml.safe_load(stored.conda_file)
-        if isinstance(conda, dict) and "name" in conda:
-            conda["name"] = name
-        files[folder / "conda.yaml"] = dump_yaml(conda)
-    elif "requirements.txt" in build and "Dockerfile" in build:
-        env_yml["image"] = _base_image(build["Dockerfile"])
-        pins = [m.group(1) for line in build["requirements.txt"].splitlines() if (m := _PIN.match(line))]
-        files[folder / REQUIREMENTS_IN] = "".join(pin + "\n" for pin in pins)
-        if PYTHON_TAG in stored.tags:
-            settings["python"] = stored.tags[PYTHON_TAG]
-    elif stored.image and not build:
-        env_yml["image"] = stored.image  # image only: the digest is the whole declaration
-    else:
-        raise EnvlockError(f"{ref.name}:{ref.version} is a build context envlock did not make; "
-                           "envlock cannot declare it")
+    match stored.content:
+        case ImageWithConda(image=image, conda_file=conda_file):
+            env_yml["image"] = image
+            env_yml["conda_file"] = "conda.yaml"
+            conda = yaml.safe_load(conda_file)
+            if isinstance(conda, dict) and "name" in conda:
+                conda["name"] = name
+            files[folder / "conda.yaml"] = dump_yaml(conda)
+        case ImageOnly(image=image):
+            env_yml["image"] = image  # image only: the digest is the whole declaration
+        case BuildContext(files=context) if {"requirements.txt", DOCKERFILE} <= dict(context).keys():
+            build = dict(context)
+            env_yml["image"] = _base_image(build[DOCKERFILE])
+            pins = [m.group(1) for line in build["requirements.txt"].splitlines() if (m := _PIN.match(line))]
+            files[folder / REQUIREMENTS_IN] = "".join(pin + "\n" for pin in pins)
+            if PYTHON_TAG in stored.tags:
+                settings["python"] = stored.tags[PYTHON_TAG]
+        case BuildContext():
+            raise EnvlockError(f"{ref.name}:{ref.version} is a build context envlock did not make; "
+                               "envlock cannot declare it")
     files[folder / ENV_FILE] = dump_yaml(env_yml)
     files[folder / "envlock.yaml"] = dump_yaml(settings)
     atomic_write_many(files, root=repo.root)

@@ -41,12 +41,8 @@ def draft_version(rendered: RenderedEnvironment, commit: str | None) -> Environm
     tags[VERSION_TAG] = __version__
     if commit:
         tags[GIT_TAG] = commit
-    build_files = tuple((name, text) for name, text in rendered.files
-                        if rendered.conda_file is None and rendered.image is None and name != "env.yml")
-    return EnvironmentVersion(
-        name=rendered.name, version="", image=rendered.image, conda_file=rendered.conda_file,
-        build_files=build_files, description=rendered.description, tags=tags,
-    )
+    return EnvironmentVersion(name=rendered.name, version="", content=rendered.content,
+                              description=rendered.description, tags=tags)
 
 
 def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool = False,

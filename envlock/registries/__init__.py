@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from envlock.errors import EnvlockError, ServiceUnreachable, UsageError
+from envlock.kinds import EnvironmentContent, same_content
 
 DEFAULT_REGISTRY_PATH = ".envlock/registry.db"
 REGISTRY_ENV_VAR = "ENVLOCK_REGISTRY"
@@ -37,9 +38,7 @@ class EnvironmentVersion:
 
     name: str
     version: str
-    image: str | None
-    conda_file: str | None  # YAML text
-    build_files: tuple[tuple[str, str], ...] = ()  # a build context: file name -> text
+    content: EnvironmentContent
     description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     created_at: str = ""
@@ -50,17 +49,8 @@ class EnvironmentVersion:
         return self.tags.get("envlock.lock-sha256")
 
     def same_content(self, other: EnvironmentVersion) -> bool:
-        """Equal image, conda file (as YAML data) and build context: what AML treats as immutable."""
-        import yaml
-
-        def conda(text: str | None) -> object:
-            return yaml.safe_load(text) if text else None
-
-        return (
-            self.image == other.image
-            and conda(self.conda_file) == conda(other.conda_file)
-            and dict(self.build_files) == dict(other.build_files)
-        )
+        """Equal content (image, conda file as YAML data, build context): what AML keeps immutable."""
+        return same_content(self.content, other.content)
 
 
 class Registry(Protocol):

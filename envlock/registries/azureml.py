@@ -14,6 +14,7 @@ import yaml
 
 from envlock.errors import UsageError
 from envlock.extras import require_extra
+from envlock.kinds import DOCKERFILE, BuildContext, EnvironmentContent, ImageOnly, ImageWithConda
 from envlock.registries import EnvironmentVersion, RegistryError, RegistryUnreachable, VersionExists
 
 WORKSPACE_URL = re.compile(
@@ -128,18 +129,21 @@ class AzureMLRegistry:
         from azure.ai.ml.entities import Environment
         from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
-        if draft.build_files:
-            raise RegistryError(
-                f"{draft.name}: a pip-only environment is a docker build context, which AML takes "
-                "only as an upload to the workspace's blob storage; envlock registers it in the "
-                "embedded registry, and for a workspace run: az ml environment create --file "
-                f"build/{draft.name}/env.yml"
-            )
-        entity = Environment(
-            name=draft.name, version=draft.version, image=draft.image,
-            conda_file=yaml.safe_load(draft.conda_file) if draft.conda_file else None,
-            description=draft.description, tags=dict(draft.tags),
-        )
+        content = draft.content
+        match content:
+            case ImageOnly(image=image):
+                entity = Environment(name=draft.name, version=draft.version, image=image,
+                                     description=draft.description, tags=dict(draft.tags))
+            case ImageWithConda(image=image, conda_file=conda_file):
+                entity = Environment(name=draft.name, version=draft.version, image=image,
+                                     conda_file=yaml.safe_load(conda_file), description=draft.description,
+                                     tags=dict(draft.tags))
+            case BuildContext():
+                raise RegistryError(
+                    f"{draft.name}: a build context is registered in a workspace as an upload to its "
+                    "blob storage, which envlock does not do yet; for a workspace run: az ml environment "
+                    f"create --file build/{draft.name}/env.yml"
+                )
         with _translated_errors(self.url):
             try:
                 created = self.client.environments.create_or_update(entity)
@@ -164,7 +168,10 @@ class AzureMLRegistry:
                 return None
         stored = _from_entity(entity)
         build = entity.build
-        return Definition(stored.name, stored.version, stored.image, stored.conda_file,
+        content = stored.content
+        return Definition(stored.name, stored.version,
+                          content.image if isinstance(content, (ImageOnly, ImageWithConda)) else None,
+                          content.conda_file if isinstance(content, ImageWithConda) else None,
                           getattr(build, "path", None), getattr(build, "dockerfile_path", None),
                           stored.description, stored.tags)
 
@@ -180,14 +187,23 @@ class AzureMLRegistry:
                 self.client.environments.restore(name, version=version)
 
 
-def _from_entity(entity: Any, archived: bool = False) -> EnvironmentVersion:
+def _content(entity: Any) -> EnvironmentContent:
+    """The kind AML reports: a build (context URI), an image with a conda file, or an image."""
+    if entity.build is not None:
+        return BuildContext((), entity.build.dockerfile_path or DOCKERFILE, location=entity.build.path)
     # The SDK parses condaFile into a dict and keeps the text it received beside it.
     conda_text = getattr(entity, "_translated_conda_file", None)
     if conda_text is None and isinstance(entity.conda_file, dict):
         conda_text = yaml.safe_dump(entity.conda_file, sort_keys=False)
+    if conda_text is not None:
+        return ImageWithConda(str(entity.image), conda_text)
+    return ImageOnly(str(entity.image))
+
+
+def _from_entity(entity: Any, archived: bool = False) -> EnvironmentVersion:
     created: Any = entity.creation_context.created_at if entity.creation_context else None
     return EnvironmentVersion(
-        name=entity.name, version=str(entity.version), image=entity.image, conda_file=conda_text,
+        name=entity.name, version=str(entity.version), content=_content(entity),
         description=entity.description, tags={str(k): str(v) for k, v in (entity.tags or {}).items()},
         created_at=created.isoformat() if hasattr(created, "isoformat") else str(created or ""),
         archived=archived,

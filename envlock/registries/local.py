@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from envlock.errors import UsageError
+from envlock.kinds import DOCKERFILE, BuildContext, EnvironmentContent, ImageOnly, ImageWithConda, Kind
 from envlock.registries import EnvironmentVersion, RegistryError, VersionExists
 
 SCHEMA = """
@@ -29,10 +30,13 @@ CREATE TABLE IF NOT EXISTS environment_versions (
     tags        TEXT NOT NULL DEFAULT '{}',
     created_at  TEXT NOT NULL,
     archived    INTEGER NOT NULL DEFAULT 0 CHECK (archived IN (0, 1)),
+    kind        TEXT,
+    dockerfile_path TEXT,
     UNIQUE (name, version)
 );
 CREATE TRIGGER IF NOT EXISTS environment_content_is_immutable
-BEFORE UPDATE OF name, version, image, conda_file, build_files, created_at ON environment_versions
+BEFORE UPDATE OF name, version, image, conda_file, build_files, created_at, kind, dockerfile_path
+ON environment_versions
 BEGIN
     SELECT RAISE(ABORT, 'environment version content is immutable');
 END;
@@ -43,7 +47,10 @@ BEGIN
 END;
 """
 
-COLUMNS = "name, version, image, conda_file, build_files, description, tags, created_at, archived"
+COLUMNS = ("name, version, image, conda_file, build_files, description, tags, created_at, archived, kind, "
+           "dockerfile_path")
+# Columns added after 0.1: a database made before gains them when it is opened.
+ADDED_COLUMNS = ("kind", "dockerfile_path")
 
 
 class SqliteRegistry:
@@ -68,6 +75,7 @@ class SqliteRegistry:
                 with self._connect() as connection:
                     connection.execute("PRAGMA journal_mode=WAL")
                     connection.executescript(SCHEMA)
+                    _add_columns(connection)
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
@@ -101,13 +109,14 @@ class SqliteRegistry:
 
     def create_version(self, draft: EnvironmentVersion) -> EnvironmentVersion:
         created_at = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        image, conda_file, build_files, dockerfile_path = _content_columns(draft.content)
         try:
             with self._connect() as connection:
                 connection.execute(
-                    f"INSERT INTO environment_versions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
-                    (draft.name, draft.version, draft.image, draft.conda_file,
-                     json.dumps(dict(draft.build_files), sort_keys=True), draft.description,
-                     json.dumps(draft.tags, sort_keys=True), created_at),
+                    f"INSERT INTO environment_versions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                    (draft.name, draft.version, image, conda_file, json.dumps(build_files, sort_keys=True),
+                     draft.description, json.dumps(draft.tags, sort_keys=True), created_at,
+                     draft.content.kind.value, dockerfile_path),
                 )
         except sqlite3.IntegrityError:
             raise VersionExists(f"{draft.name}:{draft.version} already exists") from None
@@ -125,12 +134,47 @@ class SqliteRegistry:
             raise RegistryError(f"no environment version {name}:{version} in {self.url}")
 
 
+def _add_columns(connection: sqlite3.Connection) -> None:
+    present = {row[1] for row in connection.execute("PRAGMA table_info(environment_versions)")}
+    for column in ADDED_COLUMNS:
+        if column not in present:
+            try:
+                connection.execute(f"ALTER TABLE environment_versions ADD COLUMN {column} TEXT")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):  # another process added it first
+                    raise
+
+
+def _content_columns(content: EnvironmentContent) -> tuple[str | None, str | None, dict[str, str], str | None]:
+    match content:
+        case ImageOnly(image=image):
+            return image, None, {}, None
+        case ImageWithConda(image=image, conda_file=conda_file):
+            return image, conda_file, {}, None
+        case BuildContext(files=files, dockerfile_path=dockerfile_path):
+            return None, None, dict(files), dockerfile_path
+
+
+def _content(kind: object, image: object, conda_file: object, build_files: object,
+             dockerfile_path: object) -> EnvironmentContent:
+    files = tuple(sorted(json.loads(str(build_files)).items()))
+    if kind is None:  # a row written before the kind column: its columns tell what it is
+        kind = Kind.BUILD_CONTEXT.value if files else Kind.IMAGE_CONDA.value if conda_file else Kind.IMAGE.value
+    match Kind(kind):
+        case Kind.IMAGE:
+            return ImageOnly(str(image))
+        case Kind.IMAGE_CONDA:
+            return ImageWithConda(str(image), str(conda_file))
+        case Kind.BUILD_CONTEXT:
+            return BuildContext(files, str(dockerfile_path or DOCKERFILE))
+
+
 def _from_row(row: tuple[object, ...]) -> EnvironmentVersion:
-    name, version, image, conda_file, build_files, description, tags, created_at, archived = row
+    (name, version, image, conda_file, build_files, description, tags, created_at, archived, kind,
+     dockerfile_path) = row
     return EnvironmentVersion(
-        name=str(name), version=str(version), image=image,  # type: ignore[arg-type]
-        conda_file=conda_file,  # type: ignore[arg-type]
-        build_files=tuple(sorted(json.loads(str(build_files)).items())),
+        name=str(name), version=str(version),
+        content=_content(kind, image, conda_file, build_files, dockerfile_path),
         description=description,  # type: ignore[arg-type]
         tags=json.loads(str(tags)), created_at=str(created_at), archived=bool(archived),
     )
