@@ -99,18 +99,25 @@ def _repo(ctx: click.Context, jobs_only: bool = False) -> Repo:
 @names_argument
 @upgrade_package_option
 @upgrade_option
+@platform_option("Lock for PLATFORM instead of the declared platforms (repeatable; conda-lock's -p). check "
+                 "reports such a lock stale until envlock.yaml declares the same platforms.", multiple=True)
+@click.option("--check", "--locked", "check_only", is_flag=True,
+              help="Exit 1 if any lock would change, and write nothing (uv's --locked). Without -P/-U this is "
+                   "decided offline from the lock headers.")
+@dry_run_option("Show what would change; write nothing (exit 0).")
 @click.option("-j", "--jobs", default=4, show_default=True, help="Environments locked in parallel.")
 @json_option()
 @click.pass_context
-def lock(ctx: click.Context, names: tuple[str, ...], upgrade_packages: tuple[str, ...], upgrade: bool, jobs: int,
-         as_json: bool) -> None:
+def lock(ctx: click.Context, names: tuple[str, ...], upgrade_packages: tuple[str, ...], upgrade: bool,
+         platforms: tuple[str, ...], check_only: bool, dry_run: bool, jobs: int, as_json: bool) -> None:
     """Resolve declarations to hashed lockfiles (only stale ones are solved). Needs envlock[lock]."""
     require_extra("lock", "envlock lock")
-    from envlock.commands.lock import LockFailed, run_lock
+    from envlock.commands.lock import WOULD_CHANGE, LockFailed, run_lock
 
     repo = _repo(ctx)
     try:
-        outcomes = run_lock(repo, repo.select(names), update=upgrade_packages, upgrade_all=upgrade, jobs=jobs,
+        outcomes = run_lock(repo, repo.select(names), update=upgrade_packages, upgrade_all=upgrade,
+                            platforms=platforms, write=not (check_only or dry_run), jobs=jobs,
                             show_progress=not as_json)
     except LockFailed as exc:
         if as_json:
@@ -118,12 +125,14 @@ def lock(ctx: click.Context, names: tuple[str, ...], upgrade_packages: tuple[str
         raise
     if as_json:
         echo_json(outcomes)
-        return
-    echo_table(["environment", "status", "packages", "seconds", "lock sha256"], [
-        (o.name, o.status, f"{o.conda_packages} conda, {o.pip_packages} pip" if o.status == "locked" else "",
-         f"{o.seconds:.1f}" if o.status == "locked" else "", (o.lock_sha256 or "")[:12])
-        for o in outcomes
-    ])
+    else:
+        echo_table(["environment", "status", "packages", "seconds", "lock sha256"], [
+            (o.name, o.status, f"{o.conda_packages} conda, {o.pip_packages} pip" if o.lock_sha256 else "",
+             f"{o.seconds:.1f}" if o.seconds else "", (o.lock_sha256 or "")[:12])
+            for o in outcomes
+        ])
+    if check_only and any(o.status == WOULD_CHANGE for o in outcomes):
+        sys.exit(EXIT_FINDINGS)
 
 
 @cli.command()

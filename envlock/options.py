@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import click
 
+from envlock.platforms import KNOWN_PLATFORMS
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -107,7 +109,8 @@ def offline_option(f: F) -> F:
 def platform_option(help: str, *, multiple: bool = False, default: str | None = None) -> Callable[[F], F]:
     """-p/--platform, in conda-lock's meaning: a conda platform such as linux-64 or osx-arm64."""
     return click.option("-p", "--platform", "platforms" if multiple else "platform", multiple=multiple,
-                        default=default, show_default=default is not None, metavar="PLATFORM", help=help)
+                        type=click.Choice(KNOWN_PLATFORMS), default=default, show_default=default is not None,
+                        metavar="PLATFORM", help=help)
 
 
 def upgrade_package_option(f: F) -> F:

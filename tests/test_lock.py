@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -183,3 +184,52 @@ def test_conda_lock_itself_renders_the_lock(repo: RepoBuilder) -> None:
     urls = {line.split("#")[0] for line in explicit if line.startswith("https://")}
     locked = {p["url"] for p in packages(folder) if p["platform"] == "linux-64"}
     assert urls == locked
+
+
+def test_check_and_dry_run_write_nothing_and_say_what_would_change(repo: RepoBuilder) -> None:
+    repo.env("train", conda=CONDA_NUMPY)
+    before = repo.snapshot()
+    missing = repo.run("lock", "--check")
+    assert missing.exit_code == 1 and "would change" in missing.stdout
+    assert repo.run("lock", "--dry-run").exit_code == 0
+    assert repo.snapshot() == before
+    assert repo.run("lock").exit_code == 0
+    assert repo.run("lock", "--locked").exit_code == 0
+
+    locked = repo.snapshot()
+    repo.env("train", conda=CONDA_NUMPY + "  - scipy\n")
+    edited = repo.snapshot()
+    stale = repo.run("lock", "--locked", "--json")
+    assert stale.exit_code == 1
+    assert [(o["name"], o["status"]) for o in json.loads(stale.stdout)] == [("train", "would change")]
+    assert repo.snapshot() == edited
+    repo.env("train", conda=CONDA_NUMPY)
+    assert repo.snapshot() == locked
+    # -P solves to compare: numpy is already the newest numpy<2, so the lock would not change
+    same = repo.run("lock", "--check", "-P", "numpy", "--json")
+    assert same.exit_code == 0, same.output
+    assert json.loads(same.stdout)[0]["status"] == "unchanged"
+    assert repo.snapshot() == locked
+
+
+def test_json_reports_package_counts_of_unchanged_locks(repo: RepoBuilder) -> None:
+    repo.env("train", conda=CONDA_NUMPY)
+    first = json.loads(repo.run("lock", "--json").stdout)[0]
+    again = json.loads(repo.run("lock", "--json").stdout)[0]
+    assert first["status"] == "locked" and again["status"] == "unchanged"
+    assert again["conda_packages"] == first["conda_packages"] > 0
+    assert again["lock_sha256"] == first["lock_sha256"]
+    table = repo.run("lock")
+    assert f"{first['conda_packages']} conda, 0 pip" in table.stdout
+
+
+def test_platform_option_locks_for_the_named_platforms(repo: RepoBuilder) -> None:
+    repo.env("train", conda=CONDA_NUMPY)
+    result = repo.run("lock", "-p", "osx-arm64", "-p", "linux-64")
+    assert result.exit_code == 0, result.output
+    document = yaml.safe_load((repo.root / "environments/train/conda-lock.yml").read_text())
+    assert document["metadata"]["platforms"] == ["osx-arm64", "linux-64"]
+    check = repo.run("check", "--json")  # envlock.yaml still declares linux-64 only
+    assert check.exit_code == 1 and json.loads(check.stdout)[0]["kind"] == "stale-lock"
+    wrong = repo.run("lock", "-p", "solaris-64")
+    assert wrong.exit_code == 2 and "solaris-64" in wrong.stderr

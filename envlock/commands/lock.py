@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from envlock.errors import EXIT_FINDINGS, EnvlockError, UsageError
@@ -33,6 +33,9 @@ class LockOutcome:
     error: str | None = None
     conda_packages: int = 0
     pip_packages: int = 0
+
+
+WOULD_CHANGE = "would change"
 
 
 class LockFailed(EnvlockError):
@@ -66,20 +69,22 @@ def is_fresh(spec: EnvironmentSpec) -> bool:
 
 
 def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgrade_all: bool = False,
-             jobs: int = 4, show_progress: bool = True) -> list[LockOutcome]:
+             platforms: tuple[str, ...] = (), write: bool = True, jobs: int = 4,
+             show_progress: bool = True) -> list[LockOutcome]:
+    """Lock what is stale (or what -P/-U asks for). With write=False nothing is written: stale locks
+    are reported as WOULD_CHANGE without a solve, and only -P/-U solve to compare with the files."""
     from envlock.locking import LockRequest, lock_environment
 
     settings = load_settings(repo.root)
-    specs = load_specs(repo, names, settings)
+    specs = [_for_platforms(spec, platforms) for spec in load_specs(repo, names, settings)]
     wanted = {name.lower() for name in update}
     work: list[tuple[EnvironmentSpec, Lock | None]] = []
     outcomes: dict[str, LockOutcome] = {}
     for spec in specs:
         header = read_header(spec.folder)
         fresh = header is not None and header.is_fresh_for(spec.inputs_sha256())
-        unchanged = LockOutcome(spec.name, "unchanged", lock_sha256=header.recorded_lock_sha256 if header else None)
         if fresh and not upgrade_all and not wanted:
-            outcomes[spec.name] = unchanged
+            outcomes[spec.name] = _unchanged(spec, read_lock(spec.name, spec.folder))
             continue
         # A lock edited by hand is not trusted even as a preference.
         previous = read_lock(spec.name, spec.folder) if header is not None and header.is_untouched else None
@@ -87,7 +92,7 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
         if upgrade_all or not fresh or (wanted & names_in_lock):
             work.append((spec, previous))
         else:
-            outcomes[spec.name] = unchanged
+            outcomes[spec.name] = _unchanged(spec, previous)
     if wanted and not upgrade_all:
         known = {p.name for _, previous in work if previous for p in previous.packages}
         missing = wanted - known - {n for s in specs for n in _declared_names(s)}
@@ -95,6 +100,10 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
             raise UsageError(f"-P/--upgrade-package {', '.join(sorted(missing))}: no such package in the "
                              f"selected declarations or locks")
 
+    if not write and not upgrade_all and not wanted:
+        # a stale lock would change: decided from its header, offline, nothing solved (uv's --locked)
+        outcomes.update((spec.name, LockOutcome(spec.name, WOULD_CHANGE)) for spec, _ in work)
+        work = []
     progress = Progress(len(work), enabled=show_progress)
     failure_codes: set[int] = set()
 
@@ -105,19 +114,20 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
         try:
             lock = lock_environment(LockRequest(spec, settings, previous, frozenset(wanted), upgrade_all))
             lock, files = render_lock_files(lock, spec.folder)
-            _write_lock(repo.root, spec.folder, files)
+            if write:
+                _write_lock(repo.root, spec.folder, files)
         except EnvlockError as exc:
             progress.finish(spec.name, "failed")
             failure_codes.add(exc.exit_code)
             return LockOutcome(spec.name, "failed", time.perf_counter() - started, error=exc.message)
+        status = "locked" if write else "unchanged" if _same_files(spec.folder, files) else WOULD_CHANGE
         outcome = LockOutcome(
-            spec.name, "locked", time.perf_counter() - started, lock.lock_sha256,
+            spec.name, status, time.perf_counter() - started, lock.lock_sha256,
             tuple(str(path.relative_to(repo.root)) for path in files),
             conda_packages=sum(1 for p in lock.packages if p.manager == "conda"),
             pip_packages=sum(1 for p in lock.packages if p.manager == "pip"),
         )
-        progress.finish(spec.name, f"locked {outcome.conda_packages} conda + {outcome.pip_packages} pip "
-                                   f"package entries")
+        progress.finish(spec.name, status)
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(work) or 1))) as pool:
@@ -136,6 +146,30 @@ def _write_lock(root: Path, folder: Path, files: dict[Path, str]) -> None:
     atomic_write_many(files, root=root)
     for path in obsolete:
         remove(root, path)
+
+
+def _for_platforms(spec: EnvironmentSpec, platforms: tuple[str, ...]) -> EnvironmentSpec:
+    """The spec locked for `platforms` instead of its declared ones (conda-lock's -p)."""
+    if not platforms:
+        return spec
+    return replace(spec, settings=replace(spec.settings, platforms=tuple(dict.fromkeys(platforms))))
+
+
+def _unchanged(spec: EnvironmentSpec, lock: Lock | None) -> LockOutcome:
+    """An existing lock kept as it is, with its package counts (so --json reports every lock alike)."""
+    if lock is None:
+        return LockOutcome(spec.name, "unchanged")
+    return LockOutcome(spec.name, "unchanged", lock_sha256=lock.lock_sha256 or None,
+                       conda_packages=sum(1 for p in lock.packages if p.manager == "conda"),
+                       pip_packages=sum(1 for p in lock.packages if p.manager == "pip"))
+
+
+def _same_files(folder: Path, files: dict[Path, str]) -> bool:
+    """The lock files on disk are exactly `files` (no more, no fewer, same text)."""
+    present = {folder / CONDA_LOCK_FILE, folder / REQUIREMENTS_TXT, *folder.glob("requirements-*.txt")}
+    if {path for path in present if path.exists()} != set(files):
+        return False
+    return all(path.read_text(encoding="utf-8") == text for path, text in files.items())
 
 
 def _declared_names(spec: EnvironmentSpec) -> set[str]:
