@@ -1,3 +1,3 @@
 """envlock: Azure ML environments as versioned, hashed artifacts kept in source control."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
