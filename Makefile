@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[all,test]'
 	touch $(STAMP)
 
-demo: install
+demo: install test-deps
 	$(BIN)/python demo/run_demo.py
 
 lint: install

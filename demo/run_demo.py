@@ -16,6 +16,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the demo's image registry is the tests' real docker-registry helper
+from tests.support.image_layers import conda_record, layer  # noqa: E402
+from tests.support.oci_registry import OciRegistry  # noqa: E402
+
 DEMO = ROOT / ".envlock" / "demo"
 ENVLOCK = [sys.executable, "-m", "envlock"]
 
@@ -42,6 +46,7 @@ def main() -> None:
         f"conda-forge: {(ROOT / 'tests/fixtures/conda-forge-2024-07').as_uri()}",
     )
     (DEMO / "envlock.yaml").write_text(settings)
+    registry = add_build_context()
     names = sorted(p.name for p in (DEMO / "environments").iterdir())
     print(f"envlock demo in {DEMO.relative_to(ROOT)}: {', '.join(names)}")
 
@@ -49,6 +54,9 @@ def main() -> None:
     step("solve every declaration for its target platforms", "lock")
     step("nothing is stale, so nothing is solved and no byte changes", "lock")
     step("render what AML receives into build/", "build")
+    rendered = DEMO / "build" / "torch-serving" / "context" / "Dockerfile"
+    print(f"\n$ cat {rendered.relative_to(DEMO)}    # the build context AML builds: FROM by digest, hashes required")
+    print("".join(f"  {line}\n" for line in rendered.read_text().splitlines() if not line.startswith("#")), end="")
     step("the CI gate (image tags are warnings unless --strict)", "check")
     step("register each lock as an immutable version in the embedded registry", "register",
          "--output", str(DEMO / "registered.json"))
@@ -61,16 +69,41 @@ def main() -> None:
     step("every version, newest first", "versions", "training")
     step("what clean-up would archive (dry run)", "gc", "--keep", "1", "--dry-run")
 
+    dockerfile = DEMO / "environments" / "torch-serving" / "context" / "Dockerfile"
+    pinned = dockerfile.read_text()
+    dockerfile.write_text(pinned + "RUN pip install transformers\n")
+    step("an unpinned RUN pip install is reported at Dockerfile:line", "check", "torch-serving", check=False)
+    dockerfile.write_text(pinned)
+    registry.stop()
+
     manifest = json.loads((DEMO / "build" / "manifest.json").read_text())
     print("\nSummary")
     for name, entry in manifest["environments"].items():
-        lock = next((DEMO / "environments" / name).glob("conda-lock.yml"), None) or \
-            DEMO / "environments" / name / "requirements.txt"
+        folder = DEMO / "environments" / name
+        lock = next((folder / f for f in ("context-lock.yml", "conda-lock.yml") if (folder / f).is_file()),
+                    folder / "requirements.txt")
         print(f"  {name:12} lock {lock.name:17} sha256 {entry['lock_sha256'][:16]}  "
               f"-> build/{name}/{{{', '.join(sorted(entry['files']))}}}")
     print("\nThe repository's own locks are committed; `envlock check` there:")
     result = subprocess.run([*ENVLOCK, "-C", str(ROOT), "check"], text=True, capture_output=True)
     print(result.stdout + result.stderr, end="")
+
+
+def add_build_context() -> OciRegistry:
+    """A build-context environment (demo/build-context, modeled on azureml-assets' pytorch definition)
+    whose FROM image lives in a real docker-registry on 127.0.0.1, as an ACR would hold it."""
+    registry = OciRegistry(ROOT / ".envlock" / "demo-registry")
+    prefix = "/opt/conda"
+    base = {**conda_record(prefix, "python", "3.10.14", "hd12c33a_0_cpython"),
+            **conda_record(prefix, "pip", "24.0", "pyhd8ed1ab_0")}
+    registry.push_image("aifx/acpt/stable-ubuntu2204-py310", "biweekly.202607.1", [layer(base)],
+                        env=[f"CONDA_PREFIX={prefix}", f"PATH={prefix}/bin:/usr/bin"])
+    target = DEMO / "environments" / "torch-serving"
+    shutil.copytree(ROOT / "demo" / "build-context", target)
+    dockerfile = target / "context" / "Dockerfile"
+    image = f"{registry.host}/aifx/acpt/stable-ubuntu2204-py310:biweekly.202607.1"
+    dockerfile.write_text(dockerfile.read_text().replace("{base}", image))
+    return registry
 
 
 if __name__ == "__main__":

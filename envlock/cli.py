@@ -217,7 +217,7 @@ def register(ctx: click.Context, names: tuple[str, ...], registry_url: str | Non
     """Register each fresh lock as an immutable, content-addressed environment version."""
     import json
 
-    from envlock.commands.register import run_register
+    from envlock.commands.register import exit_code, run_register
     from envlock.fsutil import atomic_write
 
     repo = _repo(ctx)
@@ -225,13 +225,19 @@ def register(ctx: click.Context, names: tuple[str, ...], registry_url: str | Non
     registry = _open_registry(repo, registry_url)
     results = run_register(repo, selected, registry, dry_run=dry_run, show_progress=not as_json)
     mapping = {r.name: r.as_dict() for r in results}
-    if output_file is not None and not dry_run:
-        atomic_write(output_file, json.dumps(mapping, indent=2, sort_keys=True) + "\n", root=None)
+    if output_file is not None and not dry_run:  # every success, for pin; failures are reported below
+        successes = {r.name: r.as_dict() for r in results if not r.failed}
+        atomic_write(output_file, json.dumps(successes, indent=2, sort_keys=True) + "\n", root=None)
     if as_json:
         echo_json(mapping)
-        return
-    echo_table(["environment", "version", "status", "reference"],
-               [(r.name, r.version, r.status, r.reference) for r in results])
+    else:
+        echo_table(["environment", "version", "status", "reference"],
+                   [(r.name, r.version, r.status, r.reference or "") for r in results])
+    for registration in results:
+        if registration.failed:
+            click.echo(f"envlock: error: {registration.name}: {registration.error}", err=True)
+    if exit_code(results):
+        ctx.exit(exit_code(results))
 
 
 @cli.command()

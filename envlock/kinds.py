@@ -62,6 +62,10 @@ EnvironmentContent = ImageOnly | ImageWithConda | BuildContext
 
 def same_content(first: EnvironmentContent, second: EnvironmentContent) -> bool:
     """Equal as AML treats a version's content: conda files compared as YAML data."""
+    if isinstance(first, BuildContext) and isinstance(second, BuildContext) and not (first.files and second.files):
+        # A service keeps the uploaded context at a content-addressed location: compare those.
+        return first.location is not None and first.location == second.location \
+            and first.dockerfile_path == second.dockerfile_path
     if isinstance(first, ImageWithConda) and isinstance(second, ImageWithConda):
         import yaml
 

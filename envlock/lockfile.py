@@ -20,6 +20,7 @@ from envlock.hashing import sha256_json
 from envlock.kinds import Kind
 
 CONDA_LOCK_FILE = "conda-lock.yml"
+CONTEXT_LOCK_FILE = "context-lock.yml"
 REQUIREMENTS_TXT = "requirements.txt"
 PACKAGE_SECTION = "\npackage:\n"
 IMAGE_ONLY = "image only"
@@ -49,6 +50,32 @@ class LockedPackage:
 
 
 @dataclass(frozen=True)
+class PinnedImage:
+    line: int  # the FROM line in the Dockerfile
+    image: str  # as written
+    pinned: str  # repository@sha256:<digest it named when locked>
+
+
+@dataclass(frozen=True)
+class LockedInstall:
+    line: int  # the RUN line that installs it
+    manager: str  # "pip" or "conda"
+    path: str  # the file in the build context
+    lock: Lock
+
+
+@dataclass(frozen=True)
+class ContextLock:
+    """What a declared build context's lock adds: pinned images and one lock per installed file."""
+
+    context_sha256: str
+    dockerfile_path: str
+    base_python: str | None
+    images: tuple[PinnedImage, ...]
+    installs: tuple[LockedInstall, ...]
+
+
+@dataclass(frozen=True)
 class Lock:
     name: str
     kind: Kind
@@ -61,6 +88,8 @@ class Lock:
     sources: tuple[str, ...] = ()
     python: str | None = None  # the target Python of a pip-only lock
     lock_sha256: str = ""
+    base_python: str | None = None  # the Python the base image provides, from its inventory when read
+    context: ContextLock | None = None  # a declared build context's images and installed files
 
     def for_platform(self, platform: str) -> list[LockedPackage]:
         return [p for p in self.packages if p.platform == platform]
@@ -81,6 +110,7 @@ class LockHeader:
     recorded_lock_sha256: str | None
     actual_lock_sha256: str
     image: str | None
+    base_python: str | None = None
 
     @property
     def is_untouched(self) -> bool:
@@ -97,6 +127,9 @@ def lock_sha256(image: str, bodies: list[str]) -> str:
 
 def lock_files(folder: Path) -> list[Path]:
     """The lock files present for an environment folder (conda-lock.yml or requirements*.txt)."""
+    context = folder / CONTEXT_LOCK_FILE
+    if context.is_file():
+        return [context]
     conda = folder / CONDA_LOCK_FILE
     if conda.is_file():
         return [conda]
@@ -115,6 +148,10 @@ def requirements_file_name(platform: str, first: bool) -> str:
 
 def render_lock_files(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str]]:
     """The lock with its lock_sha256 filled in, and the text of every file it is written as."""
+    if lock.context is not None:
+        from envlock.context_lock import render_context_lock
+
+        return render_context_lock(lock, folder)
     if lock.kind is Kind.IMAGE_CONDA:
         return _render_conda_lock(lock, folder)
     return _render_requirements(lock, folder)
@@ -203,6 +240,7 @@ def _render_requirements(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str
             f"# envlock-inputs-sha256: {lock.inputs_sha256}",
             f"# envlock-lock-sha256: {digest}",
             f"# envlock-image: {lock.image}",
+            *([f"# envlock-base-python: {lock.base_python}"] if lock.base_python else []),
             "",
         ]
         files[folder / name] = "\n".join(header) + "\n" + bodies[platform]
@@ -229,6 +267,10 @@ def read_header(folder: Path) -> LockHeader | None:
     files = lock_files(folder)
     if not files:
         return None
+    if files[0].name == CONTEXT_LOCK_FILE:
+        from envlock.context_lock import read_context_header
+
+        return read_context_header(folder)
     if files[0].name == CONDA_LOCK_FILE:
         text = files[0].read_text(encoding="utf-8")
         head, _, body = text.partition(PACKAGE_SECTION)
@@ -253,7 +295,7 @@ def read_header(folder: Path) -> LockHeader | None:
     consistent = all(m.get("inputs-sha256") == first.get("inputs-sha256") for m in metas)
     image = first.get("image")
     return LockHeader(tuple(files), first.get("inputs-sha256") if consistent else None,
-                      first.get("lock-sha256"), lock_sha256(image or "", bodies), image)
+                      first.get("lock-sha256"), lock_sha256(image or "", bodies), image, first.get("base-python"))
 
 
 def _split_requirements(text: str) -> tuple[dict[str, str], str]:
@@ -273,6 +315,10 @@ def read_lock(name: str, folder: Path) -> Lock | None:
     files = lock_files(folder)
     if not files:
         return None
+    if files[0].name == CONTEXT_LOCK_FILE:
+        from envlock.context_lock import read_context_lock
+
+        return read_context_lock(name, folder)
     if files[0].name == CONDA_LOCK_FILE:
         return _read_conda_lock(name, files[0])
     return _read_requirements(name, files)
@@ -345,4 +391,4 @@ def _requirements_from_texts(name: str, texts: list[str]) -> Lock:
     return Lock(name=name, kind=kind, image=meta.get("image", ""), platforms=tuple(platforms), channels=(),
                 packages=tuple(packages), inputs_sha256=meta.get("inputs-sha256", ""),
                 resolvers=(), python=None if python_part == IMAGE_ONLY else python_part.removeprefix("python "),
-                lock_sha256=meta.get("lock-sha256", ""))
+                lock_sha256=meta.get("lock-sha256", ""), base_python=meta.get("base-python"))

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from envlock.kinds import Kind
-from envlock.lockfile import Lock, LockedPackage
+from envlock.lockfile import ContextLock, Lock, LockedInstall, LockedPackage, PinnedImage
 from envlock.platforms import TargetPlatform, target_platform
 from envlock.settings import Settings
 from envlock.solvers import resolver_versions
@@ -30,6 +30,8 @@ class LockRequest:
 
 def lock_environment(request: LockRequest) -> Lock:
     spec = request.spec
+    if spec.context is not None:
+        return lock_build_context(request)
     # Platforms are independent solves (rattler in-process, uv as a subprocess): run them together.
     with ThreadPoolExecutor(max_workers=len(spec.settings.platforms)) as pool:
         per_platform = list(pool.map(lambda platform: _lock_platform(request, platform), spec.settings.platforms))
@@ -44,7 +46,84 @@ def lock_environment(request: LockRequest) -> Lock:
         resolvers=resolver_versions(conda=spec.kind is Kind.IMAGE_CONDA, pip=bool(spec.pip_dependencies)),
         sources=(spec.conda_file.name,) if spec.conda_file else ("requirements.in",) if spec.pip_dependencies else (),
         python=spec.python,
+        base_python=base_image_python(spec.image, request.settings) if spec.kind is Kind.BUILD_CONTEXT else None,
     )
+
+
+def lock_build_context(request: LockRequest) -> Lock:
+    """Each FROM image by digest, the base image's Python, and each installed file locked on its own."""
+    from envlock.buildcontext import unresolvable_image
+    from envlock.oci import parse_image, resolve_digest
+    from envlock.spec import installed_spec
+
+    spec = request.spec
+    context = spec.context
+    assert context is not None
+    error = unresolvable_image(context)
+    if error is not None:
+        raise error
+    images = []
+    for line in context.dockerfile.images:
+        reference = parse_image(line.image)
+        digest = reference.digest or resolve_digest(reference, dict(request.settings.image_mirrors))
+        images.append(PinnedImage(line.line, line.image, reference.pinned(digest)))
+    base_python = None if context.dockerfile.installs_python else \
+        base_image_python(images[-1].pinned, request.settings)
+    previous = {i.path: i.lock for i in request.previous.context.installs} \
+        if request.previous is not None and request.previous.context is not None else {}
+    installs: list[LockedInstall] = []
+    conda_python: str | None = None
+    seen: set[str] = set()
+    # Conda files first: a requirements file pip installs afterwards targets their Python.
+    for installed in sorted(context.dockerfile.installs, key=lambda i: (i.manager != "conda", i.line)):
+        if installed.path in seen:
+            continue
+        seen.add(installed.path)
+        python = spec.settings.python or conda_python or base_python
+        sub = installed_spec(spec, installed, python)
+        locked = lock_environment(LockRequest(sub, request.settings, previous.get(installed.path), request.update,
+                                              request.upgrade_all))
+        if installed.manager == "conda":
+            conda_python = next((p.version for p in locked.packages if p.name == "python"
+                                 and p.manager == "conda"), conda_python)
+        installs.append(LockedInstall(installed.line, installed.manager, installed.path, locked))
+    installs.sort(key=lambda i: i.line)
+    return Lock(
+        name=spec.name, kind=Kind.BUILD_CONTEXT, image=images[-1].pinned, platforms=spec.settings.platforms,
+        channels=(), packages=tuple(p for i in installs for p in i.lock.packages),
+        inputs_sha256=spec.inputs_sha256(),
+        resolvers=tuple(sorted({r for i in installs for r in i.lock.resolvers})),
+        sources=tuple(i.path for i in installs), python=base_python, base_python=base_python,
+        context=ContextLock(context.sha256, context.dockerfile_path, base_python, tuple(images), tuple(installs)),
+    )
+
+
+def base_image_python(image: str, settings: Settings) -> str | None:
+    """The Python an image provides: PYTHON_VERSION in its config (official python images), else the
+    one conda Python of the job's environment in its inventory (AML images). None when the image
+    cannot be read (registry out of reach) or names no single Python."""
+    import json
+
+    from envlock.errors import EnvlockError
+    from envlock.image_inventory import read_inventory
+    from envlock.oci import RegistryClient, parse_image
+
+    reference = parse_image(image)
+    mirrors = dict(settings.image_mirrors)
+    try:
+        client = RegistryClient(reference, mirrors, timeout=30)
+        _, manifest = client.platform_manifest(reference.digest or reference.tag or "latest")
+        config_digest = str((manifest.document.get("config") or {}).get("digest", ""))
+        with client.blob(config_digest) as stream:
+            config = json.loads(stream.read(16 * 1024 * 1024))
+        variables = dict(str(v).split("=", 1) for v in (config.get("config") or {}).get("Env") or [] if "=" in str(v))
+        if variables.get("PYTHON_VERSION"):
+            return variables["PYTHON_VERSION"]
+        inventory, _ = read_inventory(reference, mirrors, timeout=30)
+    except (EnvlockError, ValueError, AttributeError):
+        return None
+    versions = {p.version for p in inventory.in_environment() if p.manager == "conda" and p.name == "python"}
+    return versions.pop() if len(versions) == 1 else None
 
 
 def _lock_platform(request: LockRequest, conda_platform: str) -> list[LockedPackage]:

@@ -39,7 +39,8 @@ def from_lock(lock: Lock, platform: str, label: str) -> PackageSet:
     for package in lock.for_platform(platform):
         name = package.name if package.manager == "conda" else normalize_name(package.name)
         packages[(package.manager, name)] = (package.version, package.build)
-    return PackageSet(label, packages, has_conda=lock.kind is Kind.IMAGE_CONDA)
+    return PackageSet(label, packages, has_conda=any(p.manager == "conda" for p in lock.packages)
+                      or lock.kind is Kind.IMAGE_CONDA)
 
 
 _CONDA_PIN = re.compile(r"^([A-Za-z0-9_.\-]+)=([^=\s]+)=(\S+)$")

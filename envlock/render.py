@@ -20,6 +20,7 @@ ENV_SCHEMA = "https://azuremlschemas.azureedge.net/latest/environment.schema.jso
 LOCK_TAG = "envlock.lock-sha256"
 DECLARATION_TAG = "envlock.declaration-sha256"
 PYTHON_TAG = "envlock.python"
+CONTEXT_DIR = "context"
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,18 @@ def render_environment(spec: EnvironmentSpec, lock: Lock) -> RenderedEnvironment
             env_yml["conda_file"] = "conda.yaml"
             files = {"conda.yaml": content.conda_file}
         case Kind.BUILD_CONTEXT:
-            content = BuildContext(tuple(sorted({
-                "requirements.txt": header + pip_requirement_lines(lock.for_platform(AML_PLATFORM)),
-                DOCKERFILE: header + render_dockerfile(spec.image),
-            }.items())))
-            env_yml["build"] = {"path": ".", "dockerfile_path": content.dockerfile_path}
-            files = dict(content.files)
+            if spec.context is not None and lock.context is not None:
+                from envlock.context_render import render_context
+
+                content = render_context(spec.context, lock.context, AML_PLATFORM, header)
+            else:
+                content = BuildContext(tuple(sorted({
+                    "requirements.txt": header + pip_requirement_lines(lock.for_platform(AML_PLATFORM)),
+                    DOCKERFILE: header + render_dockerfile(spec.image),
+                }.items())))
+            # The context in its own folder: what AML uploads is the context, not env.yml beside it.
+            env_yml["build"] = {"path": CONTEXT_DIR, "dockerfile_path": content.dockerfile_path}
+            files = {f"{CONTEXT_DIR}/{path}": text for path, text in content.files}
     files["env.yml"] = header + dump_yaml(env_yml)
     return RenderedEnvironment(spec.name, lock.lock_sha256, lock.inputs_sha256, content,
                                tuple(sorted(files.items())), spec.description, tuple(sorted(tags.items())))

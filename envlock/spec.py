@@ -7,9 +7,9 @@ conda_file is a standard conda environment file. Every problem names file, line,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envlock.errors import DeclarationError
 from envlock.fsutil import safe_path
@@ -18,6 +18,10 @@ from envlock.kinds import Kind
 from envlock.repo import ENV_FILE, Repo
 from envlock.settings import EnvironmentSettings, Settings, load_settings
 from envlock.yamlio import declaration_error, load_yaml, reject_unknown_keys
+
+if TYPE_CHECKING:
+    from envlock.buildcontext import ContextDeclaration
+    from envlock.dockerfile import InstalledFile
 
 REQUIREMENTS_IN = "requirements.in"
 LOCK_FORMAT = "envlock-lock/1"
@@ -30,6 +34,8 @@ AML_ENV_KEYS = (
 CONDA_FILE_KEYS = ("name", "channels", "dependencies", "variables", "prefix")
 # The REST schema says ^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$; curated names show dots are accepted.
 AML_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,254}$")
+TEMPLATED = re.compile(r"\{\{.*?\}\}")
+SPEC_NAME = re.compile(r"^\s*([A-Za-z0-9_.\-]+(?:\[[^\]]*\])?)")
 GIT_COMMIT = re.compile(r"@[0-9a-f]{40}(#.*)?$")
 INDEX_OPTIONS = ("--index-url", "-i", "--extra-index-url", "--find-links", "-f", "--trusted-host")
 
@@ -62,6 +68,7 @@ class EnvironmentSpec:
     pip_dependencies: tuple[str, ...]
     settings: EnvironmentSettings
     policy_problems: tuple[PolicyProblem, ...] = field(default=())
+    context: ContextDeclaration | None = None  # a declared build context (env.yml build:)
 
     @property
     def env_file(self) -> Path:
@@ -73,6 +80,9 @@ class EnvironmentSpec:
 
     def inputs(self) -> dict[str, Any]:
         """Everything that changes the lock's content; its hash decides staleness offline."""
+        if self.context is not None:
+            return {"format": LOCK_FORMAT, "context": self.context.sha256,
+                    "dockerfile": self.context.dockerfile_path, "settings": self.settings.solve_inputs()}
         return {
             "format": LOCK_FORMAT,
             "image": self.image,
@@ -104,8 +114,7 @@ def load_environment(repo: Repo, name: str, settings: Settings | None = None) ->
         raise declaration_error(env_path, ["name"], f"name '{env_name}' differs from its folder '{name}'",
                                 f"set name: {name}, or rename the folder to environments/{env_name}")
     if "build" in data:
-        raise declaration_error(env_path, ["build"], "docker build contexts cannot be locked",
-                                "declare image: plus conda_file: (or a requirements.in) instead of build:")
+        return _build_context_spec(repo, env_path, name, data, settings.for_environment(name, folder))
     image = _required_string(env_path, data, "image",
                              "add image: with a base image, e.g. mcr.microsoft.com/azureml/"
                              "openmpi4.1.0-ubuntu22.04@sha256:<digest>")
@@ -158,6 +167,57 @@ def load_environment(repo: Repo, name: str, settings: Settings | None = None) ->
                            pip_deps, env_settings, tuple(problems))
 
 
+def _build_context_spec(repo: Repo, env_path: Path, name: str, data: dict[str, Any],
+                        env_settings: EnvironmentSettings) -> EnvironmentSpec:
+    from envlock.buildcontext import load_context
+
+    for key in ("image", "conda_file"):
+        if key in data:
+            raise declaration_error(env_path, [key], f"{key}: and build: cannot be used together "
+                                    "(AML builds from one or the other)",
+                                    f"remove {key}: and install it in the Dockerfile, or remove build:")
+    tags = data.get("tags") or {}
+    if not isinstance(tags, dict):
+        raise declaration_error(env_path, ["tags"], "tags must be a mapping", "write tags as key: value pairs")
+    context = load_context(env_path, repo.root, data["build"])
+    base = context.dockerfile.images[-1].image  # the last stage is what runs
+    return EnvironmentSpec(name, Kind.BUILD_CONTEXT, env_path.parent, base, _text(data.get("description")),
+                           _tags(tags), None, (), (), (), env_settings, (), context)
+
+
+def installed_spec(spec: EnvironmentSpec, installed: InstalledFile, python: str | None) -> EnvironmentSpec:
+    """A file a build context's Dockerfile installs, as a declaration of its own to lock."""
+    assert spec.context is not None
+    path = spec.context.file_path(installed)
+    problems: list[PolicyProblem] = []
+    name = f"{spec.name}/{installed.path}"
+    if installed.manager == "conda":
+        channels, conda_deps, pip_deps = _load_conda_file(path, problems)
+        settings = replace(spec.settings, python=None)
+        result = EnvironmentSpec(name, Kind.IMAGE_CONDA, path.parent, spec.image, None, (), path, channels,
+                                 conda_deps, pip_deps, settings, tuple(problems))
+    else:
+        if python is None:
+            raise DeclarationError(
+                path, f"{installed.path} is installed with pip on {spec.image}, whose Python envlock cannot "
+                "tell", field="python", line=installed.line,
+                fix=f"add to envlock.yaml: environments: {{{spec.name}: {{python: '3.10'}}}}")
+        result = EnvironmentSpec(name, Kind.BUILD_CONTEXT, path.parent, spec.image, None, (), None, (), (),
+                                 _load_requirements(path, problems), replace(spec.settings, python=python),
+                                 tuple(problems))
+    if problems:
+        raise problems[0].as_error()
+    return result
+
+
+def untemplated(requirement: str) -> str:
+    """`pkg=={{latest-pypi-version}}` (azureml-assets templates) -> `pkg`: the lock pins it."""
+    if not TEMPLATED.search(requirement):
+        return requirement
+    match = SPEC_NAME.match(requirement)
+    return match.group(1) if match else TEMPLATED.sub("", requirement).strip()
+
+
 def _load_conda_file(
     path: Path, problems: list[PolicyProblem]
 ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
@@ -183,11 +243,12 @@ def _load_conda_file(
     pip_deps: list[str] = []
     for index, dep in enumerate(dependencies):
         if isinstance(dep, str) and dep.strip():
-            conda_deps.append(dep.strip())
+            conda_deps.append(untemplated(dep.strip()))
         elif isinstance(dep, dict) and list(dep) == ["pip"] and isinstance(dep["pip"], list):
             for pip_index, requirement in enumerate(dep["pip"]):
                 key_path: list[str | int] = ["dependencies", index, "pip", pip_index]
-                pip_deps.append(_pip_requirement(path, key_path, requirement, problems))
+                pip_deps.append(_pip_requirement(path, key_path, untemplated(str(requirement))
+                                                 if isinstance(requirement, str) else requirement, problems))
         else:
             raise declaration_error(path, ["dependencies", index],
                                     f"dependency {dep!r} is neither a package spec nor a pip: list",
@@ -201,7 +262,7 @@ def _load_requirements(path: Path, problems: list[PolicyProblem]) -> tuple[str, 
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         line = raw.split(" #")[0].strip() if not raw.lstrip().startswith("#") else ""
         if line:
-            requirements.append(_pip_requirement(path, number, line, problems))
+            requirements.append(_pip_requirement(path, number, untemplated(line), problems))
     if not requirements:
         raise DeclarationError(path, "no requirements", fix="list at least one package, e.g. numpy>=1.26")
     return tuple(requirements)

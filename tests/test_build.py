@@ -54,10 +54,12 @@ def test_build_of_a_pip_only_environment_is_a_build_context(repo: RepoBuilder) -
     repo.env("api", requirements="pytest==8.3.*\n")
     assert repo.run("build", "api").exit_code == 0
     out = repo.root / "build" / "api"
-    assert sorted(p.name for p in out.iterdir()) == ["Dockerfile", "env.yml", "requirements.txt"]
-    assert f"FROM {DIGEST_IMAGE}" in (out / "Dockerfile").read_text()
-    assert "--require-hashes" in (out / "Dockerfile").read_text()
-    assert yaml.safe_load((out / "env.yml").read_text())["build"] == {"path": ".", "dockerfile_path": "Dockerfile"}
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "context", "context/Dockerfile", "context/requirements.txt", "env.yml"]
+    dockerfile = (out / "context" / "Dockerfile").read_text()
+    assert f"FROM {DIGEST_IMAGE}" in dockerfile and "--require-hashes" in dockerfile
+    build = yaml.safe_load((out / "env.yml").read_text())["build"]
+    assert build == {"path": "context", "dockerfile_path": "Dockerfile"}
 
 
 def test_build_refuses_a_lock_without_linux(repo: RepoBuilder) -> None:

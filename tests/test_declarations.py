@@ -113,9 +113,9 @@ def test_unquoted_python_version_is_caught(repo: RepoBuilder) -> None:
     assert_rejected(repo, "envlock.yaml:5", "is not X.Y", "quote the version")
 
 
-def test_build_context_is_refused(repo: RepoBuilder) -> None:
+def test_build_context_needs_its_folder(repo: RepoBuilder) -> None:
     repo.env("web", env_yml="name: web\nbuild:\n  path: docker\n")
-    assert_rejected(repo, "env.yml:2", "build contexts cannot be locked")
+    assert_rejected(repo, "env.yml:3", "build context folder 'docker' not found")
 
 
 def test_invalid_conda_spec(repo: RepoBuilder) -> None:

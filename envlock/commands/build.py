@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from envlock import __version__
 from envlock.commands.lock import LockOutcome, run_lock
@@ -49,9 +50,12 @@ def run_build(repo: Repo, names: list[str], *, show_progress: bool = True) -> Bu
         real_folder = safe_path(repo.root, folder)  # refuses build/ or build/<name> linked outside
         files = {folder / name: text for name, text in environment.files}
         atomic_write_many(files, root=repo.root)
-        for leftover in real_folder.iterdir():
-            if leftover.name not in dict(environment.files):
-                remove(repo.root, folder / leftover.name)
+        wanted = {Path(name) for name, _ in environment.files}
+        needed = wanted | {parent for name in wanted for parent in name.parents}
+        for leftover in sorted(real_folder.rglob("*"), reverse=True):  # files before their folders
+            relative = leftover.relative_to(real_folder)
+            if relative not in needed:
+                remove(repo.root, folder / relative)
     _update_manifest(repo, rendered)
     return BuildResult(outcomes, rendered)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
+from envlock.dockerfile import is_templated
 from envlock.errors import DeclarationError
 from envlock.findings import Finding
+from envlock.kinds import Kind
 from envlock.lockfile import read_header
 from envlock.repo import Repo
 from envlock.settings import Settings, load_settings
-from envlock.spec import load_environment
+from envlock.spec import EnvironmentSpec, load_environment
 
 IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
@@ -38,13 +40,17 @@ def _check_environment(repo: Repo, name: str, settings: Settings, strict: bool) 
         for p in spec.policy_problems
     ]
     env_file = relative(spec.env_file)
-    if not IMAGE_DIGEST.search(spec.image):
+    header = read_header(spec.folder)
+    if spec.context is not None:
+        findings += _dockerfile_findings(spec, repo, strict, locked=header is not None)
+    elif not IMAGE_DIGEST.search(spec.image):
         findings.append(Finding(
             name, "image-tag", "error" if strict else "warning", env_file,
             f"base image '{spec.image}' is given by tag, which can move",
             "pin it by digest: image: <repo>@sha256:<digest>",
         ))
-    header = read_header(spec.folder)
+    if header is not None:
+        findings += _python_findings(spec, repo, header.base_python)
     if header is None:
         findings.append(Finding(name, "missing-lock", "error", relative(spec.folder),
                                 "no lock file", f"run envlock lock {name}"))
@@ -60,3 +66,47 @@ def _check_environment(repo: Repo, name: str, settings: Settings, strict: bool) 
                                 "the declaration changed since the lock was made",
                                 f"run envlock lock {name}"))
     return findings
+
+
+def _dockerfile_findings(spec: EnvironmentSpec, repo: Repo, strict: bool, *, locked: bool) -> list[Finding]:
+    """What the lock of a build context cannot pin, at Dockerfile:line."""
+    assert spec.context is not None
+    path = repo.relative(spec.context.folder / spec.context.dockerfile_path)
+    dockerfile = spec.context.dockerfile
+    findings = [Finding(spec.name, p.kind, "error", path, p.message, p.fix, p.line) for p in dockerfile.problems]
+    for image in dockerfile.images:
+        if is_templated(image.image):
+            findings.append(Finding(spec.name, "templated-image", "error", path,
+                                    f"FROM {image.image} is a template no registry can resolve",
+                                    "write the image's tag or digest", image.line))
+        elif not locked and not IMAGE_DIGEST.search(image.image):
+            findings.append(Finding(spec.name, "image-tag", "error" if strict else "warning", path,
+                                    f"FROM {image.image} is given by tag and the context is not locked",
+                                    f"run envlock lock {spec.name} (the lock records the digest)", image.line))
+    return findings
+
+
+def _python_findings(spec: EnvironmentSpec, repo: Repo, base_python: str | None) -> list[Finding]:
+    """A declared Python the base image does not provide (unless the Dockerfile installs one)."""
+    declared = spec.settings.python
+    installs_python = spec.context is not None and spec.context.dockerfile.installs_python
+    if spec.kind is not Kind.BUILD_CONTEXT or declared is None or installs_python:
+        return []
+    where = repo.relative(spec.context.folder / spec.context.dockerfile_path) if spec.context else \
+        repo.relative(spec.env_file)
+    if base_python is None:
+        return [Finding(spec.name, "base-python-unknown", "warning", where,
+                        f"the lock does not record which Python {spec.image} provides (its registry was "
+                        f"out of reach when locked), so Python {declared} is not verified",
+                        f"run envlock lock {spec.name} where the image registry (or image_mirrors) is reachable")]
+    if _minor(base_python) != _minor(declared):
+        return [Finding(spec.name, "python-mismatch", "error", where,
+                        f"declares Python {declared}, but {spec.image} provides Python {base_python} "
+                        "(recorded in the lock from the image's conda-meta): the locked wheels would not install",
+                        f"declare python: '{_minor(base_python)}' in envlock.yaml, or use an image with "
+                        f"Python {declared}, or install Python {declared} in the Dockerfile")]
+    return []
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])

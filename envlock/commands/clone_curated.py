@@ -25,13 +25,11 @@ from envlock.registries.azureml import AzureMLRegistry, Definition
 from envlock.render import ENV_SCHEMA
 from envlock.repo import ENV_FILE, Repo
 from envlock.settings import SETTINGS_FILE, load_settings
-from envlock.spec import AML_NAME
+from envlock.spec import AML_NAME, untemplated
 from envlock.yamlio import dump_yaml
 
 CURATED_IMAGE = "mcr.microsoft.com/azureml/curated/{name}:{version}"
 WORKSPACE_PREFIX = "azureml-"
-TEMPLATED = re.compile(r"\{\{.*?\}\}")
-SPEC_NAME = re.compile(r"^\s*([A-Za-z0-9_.\-]+(?:\[[^\]]*\])?)")
 PROVENANCE_KEYS = ("source_registry", "source_name", "source_version", "image_tag", "image_digest")
 
 
@@ -109,18 +107,10 @@ def _conda_declaration(definition: Definition, name: str) -> dict[str, Any] | No
     dependencies: list[Any] = []
     for dependency in data.get("dependencies") or []:
         if isinstance(dependency, dict) and "pip" in dependency:
-            dependencies.append({"pip": [_untemplated(str(r)) for r in dependency["pip"] or []]})
+            dependencies.append({"pip": [untemplated(str(r)) for r in dependency["pip"] or []]})
         else:
-            dependencies.append(_untemplated(str(dependency)))
+            dependencies.append(untemplated(str(dependency)))
     return {"name": name, "channels": channels or ["conda-forge"], "dependencies": dependencies}
-
-
-def _untemplated(spec: str) -> str:
-    """`pkg~={{latest-pkg-version}}` -> `pkg`: the range stays a declaration, the lock pins it."""
-    if not TEMPLATED.search(spec):
-        return spec
-    match = SPEC_NAME.match(spec)
-    return match.group(1) if match else TEMPLATED.sub("", spec).strip()
 
 
 def _conda_from_build_context(definition: Definition) -> str | None:

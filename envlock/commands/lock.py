@@ -7,10 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from envlock.context_lock import LOCKS_DIR
 from envlock.errors import EXIT_FINDINGS, EnvlockError, UsageError
 from envlock.fsutil import atomic_write_many, remove
 from envlock.lockfile import (
     CONDA_LOCK_FILE,
+    CONTEXT_LOCK_FILE,
     REQUIREMENTS_TXT,
     Lock,
     read_header,
@@ -52,6 +54,7 @@ class LockFailed(EnvlockError):
 
 def load_specs(repo: Repo, names: list[str], settings: Settings) -> list[EnvironmentSpec]:
     """Every named declaration, validated up front so a bad one stops the run before any solve."""
+    from envlock.buildcontext import unresolvable_image
     from envlock.solvers.conda_rattler import validate_specs
 
     specs = [load_environment(repo, name, settings) for name in names]
@@ -60,6 +63,8 @@ def load_specs(repo: Repo, names: list[str], settings: Settings) -> list[Environ
             raise spec.policy_problems[0].as_error()
         if spec.conda_file:
             validate_specs(spec.conda_file, spec.conda_dependencies)
+        if spec.context is not None and (error := unresolvable_image(spec.context)) is not None:
+            raise error
     return specs
 
 
@@ -141,7 +146,8 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
 
 def _write_lock(root: Path, folder: Path, files: dict[Path, str]) -> None:
     """Write the new lock files together and drop lock files the new lock no longer has."""
-    present = [folder / CONDA_LOCK_FILE, folder / REQUIREMENTS_TXT, *folder.glob("requirements-*.txt")]
+    present = [folder / CONDA_LOCK_FILE, folder / REQUIREMENTS_TXT, *folder.glob("requirements-*.txt"),
+               folder / CONTEXT_LOCK_FILE, *(p for p in (folder / LOCKS_DIR).rglob("*") if p.is_file())]
     obsolete = [path for path in present if path.exists() and path not in files]
     atomic_write_many(files, root=root)
     for path in obsolete:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from envlock import __version__
 from envlock.commands.build import rendered_for
-from envlock.errors import EnvlockError
+from envlock.errors import EXIT_FINDINGS, EXIT_UNREACHABLE, EnvlockError
 from envlock.gitinfo import current_commit
 from envlock.progress import Progress
 from envlock.refs import format_reference
@@ -28,12 +28,27 @@ class Registration:
     name: str
     version: str | None
     lock_sha256: str
-    status: str  # "created", "unchanged", "would create"
+    status: str  # "created", "unchanged", "would create", "failed"
     reference: str | None
+    error: str | None = None
+    exit_code: int = 0  # of a failure: 4 when the registry could not be reached
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
 
     def as_dict(self) -> dict[str, str | None]:
-        return {"version": self.version, "lock_sha256": self.lock_sha256, "status": self.status,
-                "reference": self.reference}
+        entry = {"version": self.version, "lock_sha256": self.lock_sha256, "status": self.status,
+                 "reference": self.reference}
+        return {**entry, "error": self.error} if self.error else entry
+
+
+def exit_code(registrations: list[Registration]) -> int:
+    """0 when all registered; 4 when every failure was an unreachable registry; else 1."""
+    failed = [r for r in registrations if r.failed]
+    if not failed:
+        return 0
+    return EXIT_UNREACHABLE if all(r.exit_code == EXIT_UNREACHABLE for r in failed) else EXIT_FINDINGS
 
 
 def draft_version(rendered: RenderedEnvironment, commit: str | None) -> EnvironmentVersion:
@@ -64,11 +79,12 @@ def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool
             return result(number, "would create")
         candidate = EnvironmentVersion(**{**draft.__dict__, "version": number})
         try:
-            registry.create_version(candidate)
+            created = registry.create_version(candidate)
         except VersionExists:
             continue  # someone else took this number: read again and try the next one
         stored = registry.get_version(draft.name, number)
-        if stored is None or not stored.same_content(candidate) or stored.lock_sha256 != lock_sha256:
+        if stored is None or not (stored.same_content(candidate) or stored.same_content(created)) \
+                or not created.same_content(candidate) or stored.lock_sha256 != lock_sha256:
             raise RegistryError(f"{draft.name}:{number} was created but reads back different content; "
                                 "it was not overwritten; investigate before registering again")
         return result(number, "created")
@@ -77,19 +93,22 @@ def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool
 
 def run_register(repo: Repo, names: list[str], registry: Registry, *, dry_run: bool = False,
                  show_progress: bool = True) -> list[Registration]:
-    try:
-        rendered = rendered_for(repo, names)
-    except EnvlockError as exc:
-        raise EnvlockError(f"refusing to register: {exc.message}") from None
+    """Every environment gets its own status: one that cannot be rendered or registered is
+    reported as failed (with why) and the others still register."""
     commit = current_commit(repo.root)
     registry_name = registry.url.split("azureml://registries/", 1)[1].strip("/") \
         if registry.url.startswith("azureml://registries/") else None
-    progress = Progress(len(rendered), enabled=show_progress)
+    progress = Progress(len(names), enabled=show_progress)
     results = []
-    for environment in rendered:
-        progress.start(environment.name, "registering")
-        registration = register_one(registry, draft_version(environment, commit), dry_run=dry_run,
-                                    registry_name=registry_name)
-        progress.finish(environment.name, f"{registration.status} {registration.reference or ''}".strip())
+    for name in names:
+        progress.start(name, "registering")
+        try:
+            [environment] = rendered_for(repo, [name])
+            registration = register_one(registry, draft_version(environment, commit), dry_run=dry_run,
+                                        registry_name=registry_name)
+        except EnvlockError as exc:
+            registration = Registration(name, None, "", "failed", None, exc.message, exc.exit_code)
+        progress.finish(name, f"failed: {registration.error}" if registration.failed else
+                        f"{registration.status} {registration.reference or ''}".strip())
         results.append(registration)
     return results

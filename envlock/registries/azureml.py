@@ -39,9 +39,10 @@ class Definition:
 
 
 class AzureMLRegistry:
-    def __init__(self, client: Any, url: str) -> None:
+    def __init__(self, client: Any, url: str, repo_root: Path | None = None) -> None:
         self.client = client
         self.url = url
+        self.repo_root = repo_root or Path.cwd()  # where uploads are staged (.envlock/upload)
         self.is_registry = bool(REGISTRY_URL.match(url))
 
     @classmethod
@@ -65,7 +66,7 @@ class AzureMLRegistry:
             else:
                 raise UsageError(f"cannot read registry URL '{url}': use azureml://subscriptions/<sub>/"
                                  "resourcegroups/<rg>/workspaces/<ws> or azureml://registries/<name>")
-        return cls(client, url)
+        return cls(client, url, repo_root)
 
     def list_versions(self, name: str, archived_flag: bool = True) -> list[EnvironmentVersion]:
         from azure.ai.ml.constants import ListViewType
@@ -139,11 +140,7 @@ class AzureMLRegistry:
                                      conda_file=yaml.safe_load(conda_file), description=draft.description,
                                      tags=dict(draft.tags))
             case BuildContext():
-                raise RegistryError(
-                    f"{draft.name}: a build context is registered in a workspace as an upload to its "
-                    "blob storage, which envlock does not do yet; for a workspace run: az ml environment "
-                    f"create --file build/{draft.name}/env.yml"
-                )
+                return self._create_build_context(draft, content)
         with _translated_errors(self.url):
             try:
                 created = self.client.environments.create_or_update(entity)
@@ -154,6 +151,45 @@ class AzureMLRegistry:
                     raise VersionExists(f"{draft.name}:{draft.version} already exists") from None
                 raise
         return _from_entity(created)
+
+    def _create_build_context(self, draft: EnvironmentVersion, content: BuildContext) -> EnvironmentVersion:
+        """As `az ml environment create --file` does: the SDK uploads the context folder to the
+        workspace's default blob datastore (content-addressed by its hash), then PUTs the version
+        with build.contextUri."""
+        import shutil
+        import tempfile
+
+        from azure.ai.ml.entities import BuildContext as SdkBuildContext
+        from azure.ai.ml.entities import Environment
+        from azure.core.exceptions import ResourceExistsError
+
+        if self.is_registry:
+            raise RegistryError(f"{draft.name}: envlock registers build contexts in workspaces; "
+                                "register it in a workspace, then share it to the registry")
+        staging_root = self.repo_root / ".envlock" / "upload"
+        staging_root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f"{draft.name}-", dir=staging_root))
+        try:
+            folder = staging / "context"  # the SDK names the upload after the folder
+            for path, text in content.files:
+                target = folder / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8", newline="\n")
+            entity = Environment(name=draft.name, version=draft.version, description=draft.description,
+                                 tags=dict(draft.tags),
+                                 build=SdkBuildContext(path=str(folder), dockerfile_path=content.dockerfile_path))
+            with _translated_errors(self.url):
+                try:
+                    created = self.client.environments.create_or_update(entity)
+                except ResourceExistsError:
+                    raise VersionExists(f"{draft.name}:{draft.version} already exists") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        stored = _from_entity(created)
+        location = stored.content.location if isinstance(stored.content, BuildContext) else None
+        return EnvironmentVersion(stored.name, stored.version, BuildContext(content.files, content.dockerfile_path,
+                                                                            location=location),
+                                  stored.description, stored.tags, stored.created_at, stored.archived)
 
     def get_definition(self, name: str, version: str | None = None, label: str | None = None) -> Definition | None:
         """The full definition of one version (by number or label), or None when it does not exist."""

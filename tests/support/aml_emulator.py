@@ -22,8 +22,9 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.support.connect_proxy import ConnectProxy
 from tests.support.tls import make_certificates
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -41,6 +42,11 @@ TEMPDATAREF_PATH = re.compile(
 )
 DISCOVERY_PATH = re.compile(r"^/registrymanagement/v1\.0/registries/(?P<registry>[^/]+)/discovery$")
 REGISTRY_RESOURCE_GROUP = "rg-registry"
+STORAGE_SUFFIX = "core.emulator.test"  # the custom cloud's storage endpoint suffix
+STORAGE_ACCOUNT = "envlockstore"
+BLOB_CONTAINER = "azureml-blobstore-envlock"
+DATASTORE_PATH = re.compile(r"/workspaces/[^/]+/datastores(?:/(?P<name>[^/]+)(?P<secrets>/listSecrets)?)?$",
+                            re.IGNORECASE)
 
 
 @dataclass
@@ -69,6 +75,8 @@ class EmulatorState:
     versions: dict[tuple[str, str, str], Version] = field(default_factory=dict)
     containers_archived: set[tuple[str, str]] = field(default_factory=set)
     blobs: dict[str, bytes] = field(default_factory=dict)
+    blob_metadata: dict[str, dict[str, str]] = field(default_factory=dict)
+    blocks: dict[str, dict[str, bytes]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     page_size: int = 2
@@ -77,7 +85,7 @@ class EmulatorState:
 class AmlEmulator:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.ca, cert, key = make_certificates(folder / "tls")
+        self.ca, cert, key = make_certificates(folder / "tls", (f"*.blob.{STORAGE_SUFFIX}",))
         self.state = EmulatorState()
         self.lock = threading.RLock()
         handler = type("Handler", (_Handler,), {"emulator": self})
@@ -89,6 +97,7 @@ class AmlEmulator:
         self.port = self.server.server_address[1]
         self.base_url = f"https://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.proxy: ConnectProxy | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -97,6 +106,8 @@ class AmlEmulator:
         return self
 
     def stop(self) -> None:
+        if self.proxy is not None:
+            self.proxy.stop()
         self.server.shutdown()
         self.server.server_close()
 
@@ -129,6 +140,24 @@ class AmlEmulator:
             "PATH": f"{stub}{os.pathsep}{os.environ.get('PATH', '')}",
             "ENVLOCK_REGISTRY": self.workspace_url,
         }
+
+    def storage_environment(self) -> dict[str, str]:
+        """Also route blob uploads (https://<account>.blob.<suffix>) through the CONNECT proxy to here.
+
+        Kept apart from client_environment: with it, every other https host is refused (PyPI too)."""
+        return {"HTTPS_PROXY": self.storage_proxy().url, "NO_PROXY": "127.0.0.1,localhost"}
+
+    def storage_proxy(self) -> ConnectProxy:
+        if self.proxy is None:
+            self.proxy = ConnectProxy(self.port, f".blob.{STORAGE_SUFFIX}")
+        return self.proxy
+
+    def uploaded(self, prefix: str = "") -> dict[str, bytes]:
+        """Blobs of the workspace's default datastore (container-relative path -> bytes)."""
+        start = f"/{BLOB_CONTAINER}/"
+        with self.lock:
+            return {path[len(start):]: data for path, data in self.state.blobs.items()
+                    if path.startswith(start + prefix)}
 
     # ------------------------------------------------------------------ test controls
 
@@ -229,14 +258,22 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._dispatch("POST")
 
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"null") if length else None
+        raw = self.rfile.read(length) if length else b""
         emulator = self.emulator
+        host = (self.headers.get("Host") or "").split(":")[0]
         with emulator.lock:
-            emulator.state.requests.append((method, url.path))
+            emulator.state.requests.append((method, f"//{host}{url.path}" if ".blob." in host else url.path))
+        if host.endswith(f".blob.{STORAGE_SUFFIX}"):
+            self._blob(method, url.path, query, raw)
+            return
+        body = json.loads(raw or b"null") if raw else None
         fault = emulator.take_fault(method, url.path)
         if fault and fault.kind == "slow":
             time.sleep(fault.seconds)
@@ -271,6 +308,63 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    # ------------------------------------------------------------------ blob storage (block blobs)
+
+    def _blob(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
+        state = self.emulator.state
+        path = unquote(path)
+        metadata = {k[len("x-ms-meta-"):]: v for k, v in self.headers.items() if k.lower().startswith("x-ms-meta-")}
+        with self.emulator.lock:
+            if method == "PUT" and query.get("comp") == "block":
+                state.blocks.setdefault(path, {})[query["blockid"]] = raw
+                self._blob_reply(201)
+            elif method == "PUT" and query.get("comp") == "blocklist":
+                ids = re.findall(r"<(?:Latest|Uncommitted|Committed)>([^<]+)</", raw.decode())
+                staged = state.blocks.pop(path, {})
+                state.blobs[path] = b"".join(staged[i] for i in ids)
+                state.blob_metadata[path] = metadata
+                self._blob_reply(201)
+            elif method == "PUT" and query.get("comp") == "metadata":
+                if path not in state.blobs:
+                    self._blob_reply(404, error="BlobNotFound")
+                else:
+                    state.blob_metadata[path] = metadata
+                    self._blob_reply(200)
+            elif method == "PUT":
+                state.blobs[path] = raw
+                state.blob_metadata[path] = metadata
+                self._blob_reply(201)
+            elif method in ("HEAD", "GET"):
+                if path not in state.blobs:
+                    self._blob_reply(404, error="BlobNotFound", body=method == "GET")
+                else:
+                    headers = {f"x-ms-meta-{k}": v for k, v in state.blob_metadata.get(path, {}).items()}
+                    self._blob_reply(200, headers, state.blobs[path], length=len(state.blobs[path]),
+                                     body=method == "GET")
+            else:
+                self._blob_reply(405, error="UnsupportedHttpVerb")
+
+    def _blob_reply(self, status: int, headers: dict[str, str] | None = None, data: bytes = b"", *,
+                    error: str | None = None, length: int | None = None, body: bool = True) -> None:
+        if error:
+            data = f"<?xml version=\"1.0\"?><Error><Code>{error}</Code><Message>{error}</Message></Error>".encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(length if length is not None else len(data) if body else 0))
+        self.send_header("Content-Type", "application/xml" if error else "application/octet-stream")
+        self.send_header("ETag", f'"0x{time.monotonic_ns():X}"')
+        self.send_header("Last-Modified", datetime.now(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT"))
+        self.send_header("x-ms-request-id", f"req-{time.monotonic_ns()}")
+        self.send_header("x-ms-version", "2021-08-06")
+        self.send_header("x-ms-blob-type", "BlockBlob")
+        self.send_header("x-ms-request-server-encrypted", "true")
+        if error:
+            self.send_header("x-ms-error-code", error)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
     # ------------------------------------------------------------------ routes
 
     def _handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
@@ -290,6 +384,9 @@ class _Handler(BaseHTTPRequestHandler):
             blob = f"{emulator.base_url}/blobs/{tempdataref['registry']}/{tempdataref['name']}/{tempdataref['version']}"
             return 200, {"blobReferenceForConsumption": {"blobUri": blob, "credential": {
                 "credentialType": "SAS", "sasUri": f"{blob}?sig=emulator"}}}
+        datastore = DATASTORE_PATH.search(path)
+        if datastore:
+            return self._datastore(method, datastore["name"], bool(datastore["secrets"]))
         match = ENVIRONMENTS_PATH.match(path)
         if not match:
             return 404, _error("NotFound", f"no route for {method} {path}")
@@ -303,6 +400,26 @@ class _Handler(BaseHTTPRequestHandler):
             if version is None:
                 return self._container(method, scope, name, body)
             return self._version(method, scope, name, version, body)
+
+    def _datastore(self, method: str, name: str | None, secrets: bool) -> tuple[int, Any]:
+        """The workspace's default blob datastore, with a SAS token from listSecrets."""
+        if secrets and method == "POST":
+            return 200, {"secretsType": "Sas", "sasToken": "sv=2021-08-06&sr=c&sp=racwl&sig=emulator"}
+        resource = {
+            "id": (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
+                   f"Microsoft.MachineLearningServices/workspaces/{WORKSPACE}/datastores/workspaceblobstore"),
+            "name": "workspaceblobstore", "type": "Microsoft.MachineLearningServices/workspaces/datastores",
+            "properties": {"datastoreType": "AzureBlob", "accountName": STORAGE_ACCOUNT,
+                           "containerName": BLOB_CONTAINER, "endpoint": STORAGE_SUFFIX, "protocol": "https",
+                           "credentials": {"credentialsType": "Sas"}, "isDefault": True,
+                           "serviceDataAccessAuthIdentity": "None", "tags": {}, "properties": {}},
+            "systemData": {"createdAt": _now()},
+        }
+        if name is None:
+            return 200, {"value": [resource], "nextLink": None}
+        if name != "workspaceblobstore":
+            return 404, _error("UserError", f"datastore {name} not found")
+        return 200, resource
 
     def _list_containers(self, scope: str) -> tuple[int, Any]:
         names = sorted({n for s, n, _ in self.emulator.state.versions if s == scope})
@@ -371,7 +488,7 @@ def _cloud(base_url: str) -> dict[str, Any]:
         "portal": "https://portal.emulator.azure.test",
         "resourceManager": f"{base_url}/",
         "authentication": {"loginEndpoint": f"{base_url}/login/", "audiences": [f"{base_url}/"]},
-        "suffixes": {"storage": "core.emulator.test"},
+        "suffixes": {"storage": STORAGE_SUFFIX},
         "registryDiscoveryEndpoint": f"{base_url}/",
     }
 

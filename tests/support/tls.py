@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
-    """(ca.pem, server.pem, server-key.pem) for 127.0.0.1 and localhost."""
+def make_certificates(folder: Path, dns_names: tuple[str, ...] = ()) -> tuple[Path, Path, Path]:
+    """(ca.pem, server.pem, server-key.pem) for 127.0.0.1, localhost and dns_names (wildcards allowed)."""
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -36,6 +36,7 @@ def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
         .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
         .add_extension(x509.SubjectAlternativeName([
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost"),
+            *(x509.DNSName(name) for name in dns_names),
         ]), critical=False)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
