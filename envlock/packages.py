@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from envlock.errors import EnvlockError
 from envlock.kinds import BuildContext, EnvironmentContent, ImageOnly, ImageWithConda, Kind
 from envlock.lockfile import Lock
 from envlock.solvers.pip_uv import normalize_name
@@ -54,6 +55,10 @@ def from_content(content: EnvironmentContent, label: str) -> PackageSet:
             return PackageSet(label, {}, has_conda=False)
         case ImageWithConda(conda_file=conda_file):
             return _from_rendered_files([conda_file], [], label, has_conda=True)
+        case BuildContext(files=()) as context:
+            raise EnvlockError(f"{label} is a build context stored at {context.location or 'an unknown place'}; "
+                               "envlock does not download contexts: compare the lock it was registered from "
+                               "(NAME@REV or the lock file)")
         case BuildContext(files=files):
             conda_files = [text for path, text in files if path.endswith((".yml", ".yaml"))]
             requirements = [text for path, text in files if path.endswith(".txt")]
