@@ -59,3 +59,13 @@ def test_lock_and_render_carry_the_declared_kind(repo: RepoBuilder) -> None:
     assert conda_lock is not None and conda_lock.kind is Kind.IMAGE_CONDA
     manifest = json.loads((repo.root / "build" / "manifest.json").read_text())["environments"]
     assert {n: e["kind"] for n, e in manifest.items()} == {"conda": "image+conda", "image": "image"}
+
+
+def test_a_build_context_known_only_by_its_location_is_not_diffed_as_empty() -> None:
+    from envlock.errors import EnvlockError
+    from envlock.packages import from_content
+
+    with pytest.raises(EnvlockError, match="stored at https://acct.blob/x/"):
+        from_content(BuildContext((), location="https://acct.blob/x/"), "azureml:api:1")
+    packages = from_content(CONTENTS[2], "sqlite").packages
+    assert packages == {("pip", "six"): ("1.16.0", None)}
