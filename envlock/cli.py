@@ -343,7 +343,8 @@ def clone_curated(ctx: click.Context, curated: str, version: str | None, label: 
         echo_json(result)
         return
     click.echo(f"{result.status}: environments/{result.name}/ from {result.source_name} version "
-               f"{result.source_version}\n  image {result.image}\n  next: envlock register {result.name}")
+               f"{result.source_version}\n  image {result.image}\n  inventory: {result.conda_packages} conda "
+               f"packages, {result.pip_packages} Python distributions\n  next: envlock register {result.name}")
 
 
 @cli.command()

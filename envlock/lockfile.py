@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -19,9 +19,13 @@ from envlock.extras import require_extra
 from envlock.hashing import sha256_json
 from envlock.kinds import Kind
 
+if TYPE_CHECKING:
+    from envlock.image_inventory import ImageInventory
+
 CONDA_LOCK_FILE = "conda-lock.yml"
 CONTEXT_LOCK_FILE = "context-lock.yml"
 REQUIREMENTS_TXT = "requirements.txt"
+IMAGE_LOCK_FILE = "image-lock.yml"  # an image-only environment: its digest and inventory
 PACKAGE_SECTION = "\npackage:\n"
 IMAGE_ONLY = "image only"
 META_PREFIX = "envlock."
@@ -90,6 +94,8 @@ class Lock:
     lock_sha256: str = ""
     base_python: str | None = None  # the Python the base image provides, from its inventory when read
     context: ContextLock | None = None  # a declared build context's images and installed files
+    image_digest: str | None = None  # what the image reference named when the lock was made
+    inventory: ImageInventory | None = None  # image only: what the image holds
 
     def for_platform(self, platform: str) -> list[LockedPackage]:
         return [p for p in self.packages if p.platform == platform]
@@ -126,10 +132,13 @@ def lock_sha256(image: str, bodies: list[str]) -> str:
 
 
 def lock_files(folder: Path) -> list[Path]:
-    """The lock files present for an environment folder (conda-lock.yml or requirements*.txt)."""
+    """The lock files present for an environment folder (context-lock.yml, image-lock.yml, conda-lock.yml
+    or requirements*.txt)."""
     context = folder / CONTEXT_LOCK_FILE
     if context.is_file():
         return [context]
+    if (folder / IMAGE_LOCK_FILE).is_file():
+        return [folder / IMAGE_LOCK_FILE]
     conda = folder / CONDA_LOCK_FILE
     if conda.is_file():
         return [conda]
@@ -152,6 +161,11 @@ def render_lock_files(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str]]:
         from envlock.context_lock import render_context_lock
 
         return render_context_lock(lock, folder)
+    if lock.inventory is not None:
+        from envlock.image_lockfile import render_image_lock
+
+        hint = "The packages the image holds, read from its layers; envlock diff/verify/outdated compare them."
+        return render_image_lock(lock, lock.inventory, _header_lines(lock, hint), folder)
     if lock.kind is Kind.IMAGE_CONDA:
         return _render_conda_lock(lock, folder)
     return _render_requirements(lock, folder)
@@ -203,6 +217,8 @@ def _render_conda_lock(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str]]
         f"{META_PREFIX}image": lock.image,
         f"{META_PREFIX}resolvers": ", ".join(f"{n} {v}" for n, v in lock.resolvers),
     }
+    if lock.image_digest:
+        custom[f"{META_PREFIX}image-digest"] = lock.image_digest
     draft = _dump(model(custom))
     body = draft.split(PACKAGE_SECTION, 1)[1]
     digest = lock_sha256(lock.image, [body])
@@ -241,6 +257,7 @@ def _render_requirements(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str
             f"# envlock-lock-sha256: {digest}",
             f"# envlock-image: {lock.image}",
             *([f"# envlock-base-python: {lock.base_python}"] if lock.base_python else []),
+            *([f"# envlock-image-digest: {lock.image_digest}"] if lock.image_digest else []),
             "",
         ]
         files[folder / name] = "\n".join(header) + "\n" + bodies[platform]
@@ -271,6 +288,10 @@ def read_header(folder: Path) -> LockHeader | None:
         from envlock.context_lock import read_context_header
 
         return read_context_header(folder)
+    if files[0].name == IMAGE_LOCK_FILE:
+        from envlock.image_lockfile import image_lock_header
+
+        return image_lock_header(files[0])
     if files[0].name == CONDA_LOCK_FILE:
         text = files[0].read_text(encoding="utf-8")
         head, _, body = text.partition(PACKAGE_SECTION)
@@ -319,6 +340,8 @@ def read_lock(name: str, folder: Path) -> Lock | None:
         from envlock.context_lock import read_context_lock
 
         return read_context_lock(name, folder)
+    if files[0].name == IMAGE_LOCK_FILE:
+        return parse_lock_text(name, IMAGE_LOCK_FILE, files[0].read_text(encoding="utf-8"))
     if files[0].name == CONDA_LOCK_FILE:
         return _read_conda_lock(name, files[0])
     return _read_requirements(name, files)
@@ -326,6 +349,10 @@ def read_lock(name: str, folder: Path) -> Lock | None:
 
 def parse_lock_text(name: str, file_name: str, text: str) -> Lock:
     """A lock from the text of one lock file (for example one read from another git revision)."""
+    if file_name == IMAGE_LOCK_FILE:
+        from envlock.image_lockfile import image_lock_from_text
+
+        return image_lock_from_text(name, text)
     # any YAML file is conda-lock's format (a copy such as train-head.yml); the rest is requirements text
     if file_name == CONDA_LOCK_FILE or file_name.endswith((".yml", ".yaml")):
         return _conda_lock_from_text(name, text)
@@ -359,6 +386,7 @@ def _conda_lock_from_text(name: str, text: str) -> Lock:
         inputs_sha256=str(custom.get("envlock.inputs-sha256", "")),
         resolvers=resolvers,  # type: ignore[arg-type]
         sources=tuple(meta.get("sources") or ()), lock_sha256=str(custom.get("envlock.lock-sha256", "")),
+        image_digest=custom.get("envlock.image-digest"),
     )
 
 
@@ -391,4 +419,5 @@ def _requirements_from_texts(name: str, texts: list[str]) -> Lock:
     return Lock(name=name, kind=kind, image=meta.get("image", ""), platforms=tuple(platforms), channels=(),
                 packages=tuple(packages), inputs_sha256=meta.get("inputs-sha256", ""),
                 resolvers=(), python=None if python_part == IMAGE_ONLY else python_part.removeprefix("python "),
-                lock_sha256=meta.get("lock-sha256", ""), base_python=meta.get("base-python"))
+                lock_sha256=meta.get("lock-sha256", ""), base_python=meta.get("base-python"),
+                image_digest=meta.get("image-digest"))

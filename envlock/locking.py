@@ -32,6 +32,8 @@ def lock_environment(request: LockRequest) -> Lock:
     spec = request.spec
     if spec.context is not None:
         return lock_build_context(request)
+    if spec.kind is Kind.IMAGE:
+        return lock_image(spec, request.settings)
     # Platforms are independent solves (rattler in-process, uv as a subprocess): run them together.
     with ThreadPoolExecutor(max_workers=len(spec.settings.platforms)) as pool:
         per_platform = list(pool.map(lambda platform: _lock_platform(request, platform), spec.settings.platforms))
@@ -47,6 +49,7 @@ def lock_environment(request: LockRequest) -> Lock:
         sources=(spec.conda_file.name,) if spec.conda_file else ("requirements.in",) if spec.pip_dependencies else (),
         python=spec.python,
         base_python=base_image_python(spec.image, request.settings) if spec.kind is Kind.BUILD_CONTEXT else None,
+        image_digest=tag_digest(spec.image, request.settings),
     )
 
 
@@ -124,6 +127,34 @@ def base_image_python(image: str, settings: Settings) -> str | None:
         return None
     versions = {p.version for p in inventory.in_environment() if p.manager == "conda" and p.name == "python"}
     return versions.pop() if len(versions) == 1 else None
+
+
+def lock_image(spec: EnvironmentSpec, settings: Settings) -> Lock:
+    """An image-only environment: the digest its reference names and what the image holds."""
+    from envlock.image_inventory import read_inventory
+    from envlock.image_lockfile import IMAGE_PLATFORM, locked_packages
+    from envlock.oci import parse_image
+
+    inventory, _ = read_inventory(parse_image(spec.image), dict(settings.image_mirrors))
+    return Lock(name=spec.name, kind=Kind.IMAGE, image=spec.image, platforms=(IMAGE_PLATFORM,), channels=(),
+                packages=locked_packages(inventory), inputs_sha256=spec.inputs_sha256(), resolvers=(),
+                image_digest=inventory.image_digest, inventory=inventory)
+
+
+def tag_digest(image: str, settings: Settings) -> str | None:
+    """The digest a base image's tag names now, recorded so `outdated` can tell when the tag moves.
+
+    Best effort: a lock is made from channel metadata and does not need the image's registry, so
+    an unreachable registry (an air-gapped network, mcr.microsoft.com out of reach) records nothing.
+    """
+    from envlock.errors import ImageError
+    from envlock.oci import parse_image, resolve_digest
+
+    try:
+        reference = parse_image(image)
+        return None if reference.is_pinned else resolve_digest(reference, dict(settings.image_mirrors), timeout=10)
+    except ImageError:
+        return None
 
 
 def _lock_platform(request: LockRequest, conda_platform: str) -> list[LockedPackage]:

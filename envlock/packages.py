@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from envlock.errors import EnvlockError
 from envlock.kinds import BuildContext, EnvironmentContent, ImageOnly, ImageWithConda, Kind
 from envlock.lockfile import Lock
+
+if TYPE_CHECKING:
+    from envlock.image_inventory import ImageInventory
 from envlock.solvers.pip_uv import normalize_name
 
 Key = tuple[str, str]  # (manager, name)
@@ -40,8 +44,17 @@ def from_lock(lock: Lock, platform: str, label: str) -> PackageSet:
     for package in lock.for_platform(platform):
         name = package.name if package.manager == "conda" else normalize_name(package.name)
         packages[(package.manager, name)] = (package.version, package.build)
-    return PackageSet(label, packages, has_conda=any(p.manager == "conda" for p in lock.packages)
-                      or lock.kind is Kind.IMAGE_CONDA)
+    has_conda = any(p.manager == "conda" for p in lock.packages) or lock.kind is Kind.IMAGE_CONDA
+    return PackageSet(label, packages, has_conda=has_conda)
+
+
+def from_inventory(inventory: ImageInventory, label: str) -> PackageSet:
+    """An image's packages as `envlock verify` would see them inside a job on it."""
+    from envlock.image_lockfile import IMAGE_PLATFORM, locked_packages
+
+    lock = Lock(name=label, kind=Kind.IMAGE, image="", platforms=(IMAGE_PLATFORM,), channels=(),
+                packages=locked_packages(inventory), inputs_sha256="", resolvers=(), inventory=inventory)
+    return from_lock(lock, IMAGE_PLATFORM, label)
 
 
 _CONDA_PIN = re.compile(r"^([A-Za-z0-9_.\-]+)=([^=\s]+)=(\S+)$")

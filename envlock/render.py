@@ -53,8 +53,14 @@ def render_environment(spec: EnvironmentSpec, lock: Lock) -> RenderedEnvironment
     content: EnvironmentContent
     match spec.kind:
         case Kind.IMAGE:
-            content = ImageOnly(spec.image)
-            env_yml["image"] = spec.image
+            # the image the lock inventoried, by digest, is what AML runs
+            image = spec.image
+            if lock.inventory is not None and lock.image_digest:
+                from envlock.oci import parse_image
+
+                image = parse_image(spec.image).pinned(lock.image_digest)
+            content = ImageOnly(image)
+            env_yml["image"] = image
             files: dict[str, str] = {}
         case Kind.IMAGE_CONDA:
             content = ImageWithConda(spec.image, header + render_conda_file(spec.name, lock))

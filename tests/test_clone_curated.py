@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -15,6 +16,7 @@ import yaml
 from envlock.oci import ImageError, parse_image
 from tests.conftest import RepoBuilder
 from tests.support.aml_emulator import AmlEmulator
+from tests.support.image_layers import conda_record, dist_info, layer
 from tests.support.oci_registry import OciRegistry, TokenService
 from tests.support.registries import run_cli
 
@@ -44,36 +46,68 @@ def add_sklearn(aml: AmlEmulator, version: str) -> None:
     time.sleep(0.01)  # distinct creation times: "latest" is the newest
 
 
+CURATED_PREFIX = "/azureml-envs/sklearn-1.5"
+# What each curated version's image holds in its environment: conda (name, version, build), pip (name, version)
+CURATED_CONTENT = {
+    "6": ([("python", "3.10.14", "hd12c33a_0_cpython"), ("scikit-learn", "1.5.1", "py310h146d792_0"),
+           ("numpy", "1.26.4", "py310hb13e2d6_0")], [("mlflow-skinny", "2.15.1"), ("azureml-core", "1.57.0")]),
+    "7": ([("python", "3.10.14", "hd12c33a_0_cpython"), ("scikit-learn", "1.5.2", "py310h146d792_1"),
+           ("numpy", "1.26.4", "py310hb13e2d6_0")], [("mlflow-skinny", "2.16.0"), ("azureml-core", "1.57.0")]),
+}
+
+
+def push_curated(registry: OciRegistry, version: str, content: str | None = None) -> str:
+    """A curated image as MCR publishes it: a base layer, the environment (zstd), a pip layer (gzip)."""
+    conda, pip = CURATED_CONTENT[content or version]
+    site = f"{CURATED_PREFIX}/lib/python3.10/site-packages"
+    environment: dict[str, bytes] = {}
+    for name, package_version, build in conda:
+        environment.update(conda_record(CURATED_PREFIX, name, package_version, build))
+    environment.update(dist_info(site, "scikit-learn", conda[1][1], installer="conda"))
+    pip_files: dict[str, bytes] = {}
+    for name, package_version in pip:
+        pip_files.update(dist_info(site, name, package_version))
+    layers = [layer(conda_record("/opt/miniconda", "conda", "24.5.0", "py312_0")),
+              layer(environment, compression="zstd"), layer(pip_files)]
+    return registry.push_image(CURATED_REPO, version, layers, labels={"content": content or version},
+                               env=[f"AZUREML_CONDA_ENVIRONMENT_PATH={CURATED_PREFIX}",
+                                    f"PATH={CURATED_PREFIX}/bin:/opt/miniconda/bin:/usr/bin"])
+
+
 @pytest.fixture
 def curated(repo: RepoBuilder, aml: AmlEmulator, oci_registry: OciRegistry) -> RepoBuilder:
     add_sklearn(aml, "6")
     add_sklearn(aml, "7")
-    oci_registry.push(CURATED_REPO, "6", "six")
-    oci_registry.push(CURATED_REPO, "7", "seven")
+    push_curated(oci_registry, "6")
+    push_curated(oci_registry, "7")
     repo.settings(f"image_mirrors:\n  mcr.microsoft.com: {oci_registry.url}\n")
     return repo
 
 
-def test_clone_writes_an_owned_pinned_locked_declaration(curated: RepoBuilder, oci_registry: OciRegistry,
-                                                         aml: AmlEmulator) -> None:
+def test_clone_is_the_curated_image_by_digest_with_its_inventory(curated: RepoBuilder, oci_registry: OciRegistry,
+                                                                  aml: AmlEmulator) -> None:
     result = curated.run("clone-curated", "sklearn-1.5", "--json")
     assert result.exit_code == 0, result.output
-    digest = oci_registry.push(CURATED_REPO, "7", "seven")  # same content: same digest
+    digest = push_curated(oci_registry, "7")  # same content: same digest
     summary = json.loads(result.stdout)
     assert summary["status"] == "cloned" and summary["source_version"] == "7"
+    assert (summary["conda_packages"], summary["pip_packages"]) == (3, 2)
     folder = curated.root / "environments/sklearn-1.5"
+    assert sorted(p.name for p in folder.iterdir()) == ["env.yml", "envlock.yaml", "image-lock.yml"]
     env_yml = yaml.safe_load((folder / "env.yml").read_text())
-    assert env_yml["image"] == f"mcr.microsoft.com/{CURATED_REPO}@{digest}"
+    assert env_yml["image"] == f"mcr.microsoft.com/{CURATED_REPO}@{digest}" and "conda_file" not in env_yml
     assert "sklearn-1.5 version 7" in env_yml["description"]
-    conda = yaml.safe_load((folder / "conda.yaml").read_text())
-    assert conda["dependencies"][:3] == ["python=3.10.14", "pip", "numpy~=1.26.0"]
-    assert conda["dependencies"][3] == {"pip": ["tomli"]}
     provenance = yaml.safe_load((folder / "envlock.yaml").read_text())["provenance"]
     assert provenance["source_name"] == "sklearn-1.5" and provenance["source_version"] == "7"
     assert provenance["image_tag"] == f"mcr.microsoft.com/{CURATED_REPO}:7"
     assert provenance["image_digest"] == digest and provenance["cloned_on"]
-    lock = (folder / "conda-lock.yml").read_text()
-    assert "numpy-1.26." in lock and "name: tomli" in lock
+    lock = yaml.safe_load((folder / "image-lock.yml").read_text())
+    assert lock["metadata"]["envlock.image-digest"] == digest
+    assert lock["metadata"]["envlock.environment-prefix"] == CURATED_PREFIX
+    sklearn = next(p for p in lock["package"] if p["name"] == "scikit-learn" and p["manager"] == "conda")
+    assert (sklearn["version"], sklearn["build"], sklearn["prefix"]) == ("1.5.2", "py310h146d792_1", CURATED_PREFIX)
+    assert len(sklearn["sha256"]) == 64 and sklearn["channel"] == "https://conda.anaconda.org/conda-forge"
+    assert {p["name"] for p in lock["package"] if p["prefix"] == "/opt/miniconda"} == {"conda"}
     assert curated.run("check", "--strict").exit_code == 0
 
     before = curated.snapshot()
@@ -84,6 +118,47 @@ def test_clone_writes_an_owned_pinned_locked_declaration(curated: RepoBuilder, o
 
     registered = curated.run("register", "--json")
     assert json.loads(registered.stdout)["sklearn-1.5"]["status"] == "created"
+    assert curated.run("build", "sklearn-1.5").exit_code == 0
+    rendered = yaml.safe_load((curated.root / "build/sklearn-1.5/env.yml").read_text())
+    assert rendered["image"] == env_yml["image"] and "conda_file" not in rendered and "build" not in rendered
+
+
+def test_diff_between_curated_versions_and_against_the_curated_now(curated: RepoBuilder,
+                                                                   oci_registry: OciRegistry) -> None:
+    assert curated.run("clone-curated", "sklearn-1.5", "--version", "6", "--as", "sklearn-old").exit_code == 0
+    assert curated.run("clone-curated", "sklearn-1.5").exit_code == 0
+    changes = json.loads(curated.run("diff", "sklearn-old", "sklearn-1.5", "--json").stdout)
+    assert {(c["manager"], c["name"], c["before"], c["after"]) for c in changes} == {
+        ("conda", "scikit-learn", "1.5.1=py310h146d792_0", "1.5.2=py310h146d792_1"),
+        ("pip", "mlflow-skinny", "2.15.1", "2.16.0"),
+    }
+    text = curated.run("diff", "sklearn-old", "sklearn-1.5")
+    assert text.exit_code == 1 and "scikit-learn" in text.stdout and "1.5.1" in text.stdout
+
+    # the clone against the curated environment now, and two curated versions directly
+    same = curated.run("diff", "sklearn-1.5", "curated:sklearn-1.5")
+    assert same.exit_code == 0, same.output
+    push_curated(oci_registry, "7", content="6")  # Microsoft rebuilt version 7 under the same tag
+    moved = json.loads(curated.run("diff", "sklearn-1.5", "curated:sklearn-1.5", "--json").stdout)
+    assert ("scikit-learn", "1.5.2=py310h146d792_1", "1.5.1=py310h146d792_0") in {
+        (c["name"], c["before"], c["after"]) for c in moved}
+    versions = curated.run("diff", "curated:sklearn-1.5:6", f"image:mcr.microsoft.com/{CURATED_REPO}:6")
+    assert versions.exit_code == 0, versions.output
+
+
+def test_verify_inside_a_job_on_the_clone(curated: RepoBuilder, tmp_path: Path) -> None:
+    assert curated.run("clone-curated", "sklearn-1.5").exit_code == 0
+    explicit = "\n".join(f"https://conda.anaconda.org/conda-forge/linux-64/{n}-{v}-{b}.conda"
+                         for n, v, b in CURATED_CONTENT["7"][0])
+    freeze = "\n".join(f"{n}=={v}" for n, v in CURATED_CONTENT["7"][1])
+    observed = tmp_path / "build.log"
+    observed.write_text(f"@EXPLICIT\n{explicit}\n{freeze}\n")
+    lock = curated.root / "environments/sklearn-1.5/image-lock.yml"
+    ok = curated.run("verify", "--lock", str(lock), "--from", str(observed))
+    assert ok.exit_code == 0, ok.output
+    observed.write_text(f"@EXPLICIT\n{explicit}\n{freeze.replace('2.16.0', '2.17.0')}\n")
+    differs = curated.run("verify", "--lock", str(lock), "--from", str(observed))
+    assert differs.exit_code == 1 and "mlflow-skinny" in differs.output
 
 
 def test_a_pinned_version_and_the_workspace_era_name(curated: RepoBuilder) -> None:
@@ -150,7 +225,7 @@ def test_image_only_curated_environment(curated: RepoBuilder, aml: AmlEmulator, 
     result = curated.run("clone-curated", "minimal-py311-inference")
     assert result.exit_code == 0, result.output
     folder = curated.root / "environments/minimal-py311-inference"
-    assert sorted(p.name for p in folder.iterdir()) == ["env.yml", "envlock.yaml", "requirements.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == ["env.yml", "envlock.yaml", "image-lock.yml"]
     assert "conda_file" not in yaml.safe_load((folder / "env.yml").read_text())
     assert curated.run("check", "--strict").exit_code == 0
     registered = json.loads(curated.run("register", "--json").stdout)
@@ -170,13 +245,22 @@ def test_outdated_reports_new_versions_moved_tags_and_tag_digests(curated: RepoB
     curated.env("by-tag", conda="channels: [conda-forge]\ndependencies: [python=3.10]\n",
                 image=f"{oci_registry.host}/team/base:2024.07")
     assert curated.run("lock", "by-tag").exit_code == 0
+    lock_text = (curated.root / "environments/by-tag/conda-lock.yml").read_text()
+    assert f"envlock.image-digest: {tagged_digest}" in lock_text  # the digest the tag named at lock time
 
     current = curated.run("outdated", "--json")
     assert current.exit_code == 0, current.output
     kinds = {(e["environment"], e["kind"]) for e in json.loads(current.stdout)}
-    assert kinds == {("sklearn-1.5", "current"), ("by-tag", "image-by-tag")}
-    by_tag = next(e for e in json.loads(current.stdout) if e["environment"] == "by-tag")
-    assert by_tag["latest"] == tagged_digest and tagged_digest in by_tag["fix"]
+    assert kinds == {("sklearn-1.5", "current"), ("by-tag", "current")}
+
+    moved_base = oci_registry.push("team/base", "2024.07", "base-rebuilt")
+    tag_moved = curated.run("outdated", "--json", "by-tag")
+    assert tag_moved.exit_code == 1
+    [entry] = json.loads(tag_moved.stdout)
+    assert (entry["kind"], entry["current"], entry["latest"]) == ("tag-moved", tagged_digest, moved_base)
+    assert "moved since the lock" in entry["fix"] and "envlock lock by-tag --upgrade" in entry["fix"]
+    assert curated.run("lock", "by-tag", "--upgrade").exit_code == 0
+    assert curated.run("outdated", "by-tag").exit_code == 0
 
     add_sklearn(aml, "8")
     newer = curated.run("outdated", "--json", "sklearn-1.5")
@@ -184,14 +268,31 @@ def test_outdated_reports_new_versions_moved_tags_and_tag_digests(curated: RepoB
     assert [(e["kind"], e["current"], e["latest"]) for e in json.loads(newer.stdout)] == [
         ("newer-curated-version", "7", "8")]
 
-    moved = oci_registry.push(CURATED_REPO, "7", "seven-rebuilt")
+    moved = push_curated(oci_registry, "7", content="6")
     entries = json.loads(curated.run("outdated", "--json", "sklearn-1.5").stdout)
     assert ("tag-moved", moved) in {(e["kind"], e["latest"]) for e in entries}
 
-    oci_registry.push(CURATED_REPO, "8", "eight")
+    push_curated(oci_registry, "8", content="7")
     updated = curated.run("clone-curated", "sklearn-1.5", "--json")
     assert json.loads(updated.stdout)["status"] == "updated"
     assert curated.run("outdated", "sklearn-1.5").exit_code == 0
+
+
+def test_an_image_only_declaration_by_tag_locks_its_digest(curated: RepoBuilder, oci_registry: OciRegistry) -> None:
+    first = oci_registry.push("team/runtime", "1", "one")
+    curated.env("runtime", image=f"{oci_registry.host}/team/runtime:1")
+    assert curated.run("lock", "runtime").exit_code == 0
+    lock = yaml.safe_load((curated.root / "environments/runtime/image-lock.yml").read_text())
+    assert lock["metadata"]["envlock.image-digest"] == first
+    assert curated.run("build", "runtime").exit_code == 0
+    rendered = yaml.safe_load((curated.root / "build/runtime/env.yml").read_text())
+    assert rendered["image"] == f"{oci_registry.host}/team/runtime@{first}"  # what was inventoried
+    assert curated.run("outdated", "runtime").exit_code == 0
+    second = oci_registry.push("team/runtime", "1", "two")
+    moved = curated.run("outdated", "--json", "runtime")
+    assert moved.exit_code == 1
+    assert [(e["kind"], e["current"], e["latest"]) for e in json.loads(moved.stdout)] == [
+        ("tag-moved", first, second)]
 
 
 def test_token_auth_registry(curated: RepoBuilder, token_registry: tuple[OciRegistry, TokenService]) -> None:
@@ -202,7 +303,7 @@ def test_token_auth_registry(curated: RepoBuilder, token_registry: tuple[OciRegi
     result = curated.run("clone-curated", "sklearn-1.5", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["image"].endswith(digest)
-    assert tokens.requests[seen:] == [f"repository:{CURATED_REPO}:pull"]
+    assert set(tokens.requests[seen:]) == {f"repository:{CURATED_REPO}:pull"}  # pull only, anonymous
 
 
 def test_clone_through_environment_variables_alone(curated: RepoBuilder, aml: AmlEmulator) -> None:

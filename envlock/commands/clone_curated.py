@@ -1,36 +1,38 @@
-"""`envlock clone-curated`: copy a Microsoft curated environment into an owned, pinned declaration.
+"""`envlock clone-curated`: copy a Microsoft curated environment into an owned environment that is
+exactly what the curated environment runs: its published image, by digest.
 
 The curated definition comes from the AML registry (azure-ai-ml); its published image's tag is
-resolved to a digest (OCI distribution API); the clone records where it came from and is locked
-like any other environment, so `register` makes it an owned version.
+resolved to a digest (OCI distribution API); the clone is an image-only declaration whose lock
+holds the image's inventory (conda packages and Python distributions read from its layers), so
+`register` makes it an owned version and `diff`/`verify`/`outdated` compare packages.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from envlock.commands.lock import run_lock
 from envlock.errors import EnvlockError, UsageError
 from envlock.fsutil import atomic_write_many, remove
-from envlock.httpget import FetchError, http_get
+from envlock.lockfile import read_lock
 from envlock.oci import parse_image, resolve_digest
 from envlock.registries.azureml import AzureMLRegistry, Definition
 from envlock.render import ENV_SCHEMA
 from envlock.repo import ENV_FILE, Repo
 from envlock.settings import SETTINGS_FILE, load_settings
-from envlock.spec import AML_NAME, untemplated
+from envlock.spec import AML_NAME
 from envlock.yamlio import dump_yaml
 
 CURATED_IMAGE = "mcr.microsoft.com/azureml/curated/{name}:{version}"
 WORKSPACE_PREFIX = "azureml-"
 PROVENANCE_KEYS = ("source_registry", "source_name", "source_version", "image_tag", "image_digest")
+# Files of an earlier clone (image + conda file) that an image-only clone no longer has.
+OLD_CLONE_FILES = ("conda.yaml",)
 
 
 @dataclass(frozen=True)
@@ -40,24 +42,33 @@ class CloneResult:
     source_name: str
     source_version: str
     image: str
-    conda_file: bool
+    conda_packages: int
+    pip_packages: int
 
+
+def curated_image(definition: Definition) -> str:
+    """The image a curated version publishes (its definition's image, or the MCR naming rule)."""
+    return definition.image or CURATED_IMAGE.format(name=definition.name, version=definition.version)
+
+
+def find_curated(repo: Repo, registry_name: str, curated: str, version: str | None,
+                 label: str | None) -> Definition:
+    registry = AzureMLRegistry.from_url(f"azureml://registries/{registry_name}", repo.root)
+    return _find_definition(registry, curated, version, label)
 
 
 def run_clone_curated(repo: Repo, curated: str, *, version: str | None, label: str | None,
                       new_name: str | None, registry_name: str, force: bool = False,
                       show_progress: bool = True) -> CloneResult:
     settings = load_settings(repo.root)
-    registry = AzureMLRegistry.from_url(f"azureml://registries/{registry_name}", repo.root)
-    definition = _find_definition(registry, curated, version, label)
+    definition = find_curated(repo, registry_name, curated, version, label)
     name = new_name or definition.name
     if not AML_NAME.match(name):
         raise UsageError(f"'{name}' is not a valid AML environment name; pass --as NAME")
-    image_tag = definition.image or CURATED_IMAGE.format(name=definition.name, version=definition.version)
+    image_tag = curated_image(definition)
     image = parse_image(image_tag)
     digest = image.digest or resolve_digest(image, dict(settings.image_mirrors))
     pinned = image.pinned(digest)
-    conda = _conda_declaration(definition, name)
 
     folder = repo.environments_dir / name
     provenance = {
@@ -70,12 +81,16 @@ def run_clone_curated(repo: Repo, curated: str, *, version: str | None, label: s
     if previous is not None and previous.get("source_name") != definition.name and not force:
         raise EnvlockError(f"environments/{name}/ is a clone of {previous.get('source_name')}; "
                            "pass --as NEWNAME or --force")
-    unchanged = previous is not None and all(previous.get(k) == v for k, v in provenance.items())
+    unchanged = previous is not None and all(previous.get(k) == v for k, v in provenance.items()) \
+        and not any((folder / old).exists() for old in OLD_CLONE_FILES)
     if not unchanged:
-        _write_clone(repo.root, folder, name, definition, pinned, conda, provenance)
+        _write_clone(repo.root, folder, name, definition, pinned, provenance)
     run_lock(repo, [name], show_progress=show_progress)
+    lock = read_lock(name, folder)
+    packages = lock.packages if lock is not None else ()
     status = "unchanged" if unchanged else ("updated" if previous else "cloned")
-    return CloneResult(name, status, definition.name, definition.version, pinned, conda is not None)
+    return CloneResult(name, status, definition.name, definition.version, pinned,
+                       sum(1 for p in packages if p.manager == "conda"), sum(1 for p in packages if p.manager == "pip"))
 
 
 def _find_definition(registry: AzureMLRegistry, curated: str, version: str | None,
@@ -96,45 +111,6 @@ def _find_definition(registry: AzureMLRegistry, curated: str, version: str | Non
     raise EnvlockError(f"no curated environment named {curated} in {registry.url}{hint}")
 
 
-def _conda_declaration(definition: Definition, name: str) -> dict[str, Any] | None:
-    text = definition.conda_file or _conda_from_build_context(definition)
-    if not text:
-        return None
-    data = yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise EnvlockError(f"curated {definition.name}:{definition.version} has an unreadable conda file")
-    channels = [c for c in data.get("channels") or ["conda-forge"] if c not in ("defaults", "nodefaults")]
-    dependencies: list[Any] = []
-    for dependency in data.get("dependencies") or []:
-        if isinstance(dependency, dict) and "pip" in dependency:
-            dependencies.append({"pip": [untemplated(str(r)) for r in dependency["pip"] or []]})
-        else:
-            dependencies.append(untemplated(str(dependency)))
-    return {"name": name, "channels": channels or ["conda-forge"], "dependencies": dependencies}
-
-
-def _conda_from_build_context(definition: Definition) -> str | None:
-    base = definition.context_uri
-    if not base or not base.startswith(("https://", "http://")):
-        return None
-    base = base if base.endswith("/") else base + "/"
-    dockerfile = _fetch_text(base + (definition.dockerfile_path or "Dockerfile"))
-    referenced = re.findall(r"^\s*(?:COPY|ADD)\s+(\S+\.ya?ml)\s", dockerfile or "", flags=re.M | re.I)
-    for candidate in [*referenced, "conda_dependencies.yaml"]:
-        text = _fetch_text(base + candidate)
-        if text:
-            return text
-    return None
-
-
-def _fetch_text(url: str) -> str | None:
-    try:
-        status, _, body = http_get(url)
-    except FetchError as error:
-        raise FetchError(f"cannot read the curated build context: {error.message}") from None
-    return body.decode("utf-8") if status == 200 else None
-
-
 def _previous_provenance(folder: Path) -> dict[str, str] | None:
     path = folder / SETTINGS_FILE
     if not path.is_file():
@@ -146,26 +122,21 @@ def _previous_provenance(folder: Path) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in provenance.items()}
 
 
-def _write_clone(root: Path, folder: Path, name: str, definition: Definition, pinned: str, conda: dict[str, Any] | None,
+def _write_clone(root: Path, folder: Path, name: str, definition: Definition, pinned: str,
                  provenance: dict[str, str]) -> None:
-    env_yml: dict[str, Any] = {
+    env_yml: dict[str, object] = {
         "$schema": ENV_SCHEMA,
         "name": name,
         "image": pinned,
         "description": (f"Owned clone of curated environment {definition.name} version {definition.version} "
-                        f"(AML registry {provenance['source_registry']}); image {provenance['image_tag']} "
+                        f"(AML registry {provenance['source_registry']}): its image {provenance['image_tag']} "
                         f"pinned by digest. Managed by envlock: update with envlock clone-curated."),
     }
-    if conda is not None:
-        env_yml["conda_file"] = "conda.yaml"
     user_tags = {k: v for k, v in definition.tags.items() if not k.startswith("envlock.")}
     if user_tags:
         env_yml["tags"] = user_tags
     settings = {"platforms": ["linux-64"], "provenance": {**provenance, "cloned_on": date.today().isoformat()}}
-    files = {folder / ENV_FILE: dump_yaml(env_yml), folder / SETTINGS_FILE: dump_yaml(settings)}
-    if conda is not None:
-        files[folder / "conda.yaml"] = dump_yaml(conda)
-    stale = [p for p in (folder / "conda.yaml",) if p.exists() and p not in files]
-    atomic_write_many(files, root=root)
-    for path in stale:
-        remove(root, path)
+    atomic_write_many({folder / ENV_FILE: dump_yaml(env_yml), folder / SETTINGS_FILE: dump_yaml(settings)},
+                      root=root)
+    for old in OLD_CLONE_FILES:
+        remove(root, folder / old)

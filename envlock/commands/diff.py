@@ -7,15 +7,29 @@ from pathlib import Path
 
 from envlock.errors import EnvlockError, UsageError
 from envlock.installed import probe
-from envlock.lockfile import CONDA_LOCK_FILE, REQUIREMENTS_TXT, Lock, parse_lock_text, read_lock
-from envlock.packages import Change, PackageSet, compare, from_content, from_lock
+from envlock.kinds import ImageOnly
+from envlock.lockfile import CONDA_LOCK_FILE, IMAGE_LOCK_FILE, REQUIREMENTS_TXT, Lock, parse_lock_text, read_lock
+from envlock.packages import Change, PackageSet, compare, from_content, from_inventory, from_lock
 from envlock.refs import parse_reference
 from envlock.registries import Registry
 from envlock.repo import Repo
+from envlock.settings import load_settings
+
+IMAGE_SOURCE = "image:"
+CURATED_SOURCE = "curated:"
 
 
 def load_source(repo: Repo, source: str, platform: str, registry_opener: object) -> PackageSet:
-    """A lock file path, NAME (its current lock), NAME@REV, azureml:NAME:VERSION, installed, or a prefix."""
+    """A lock file path, NAME (its current lock), NAME@REV, azureml:NAME:VERSION, installed, a prefix,
+    image:REF (an image's inventory now) or curated:NAME[:VERSION] (a curated environment's image now)."""
+    if source.startswith(IMAGE_SOURCE):
+        return image_packages(repo, source[len(IMAGE_SOURCE):], source)
+    if source.startswith(CURATED_SOURCE):
+        from envlock.commands.clone_curated import curated_image, find_curated
+
+        name, _, version = source[len(CURATED_SOURCE):].partition(":")
+        definition = find_curated(repo, "azureml", name, version or None, None if version else "latest")
+        return image_packages(repo, curated_image(definition), f"{source} ({definition.name}:{definition.version})")
     if source == "installed":
         return probe(None)[0]
     path = Path(source)
@@ -32,6 +46,8 @@ def load_source(repo: Repo, source: str, platform: str, registry_opener: object)
         stored = registry.get_version(ref.name, ref.version)
         if stored is None:
             raise EnvlockError(f"{source} is not registered in {registry.url}")
+        if isinstance(stored.content, ImageOnly):
+            return image_packages(repo, stored.content.image, source)  # image only: what the image holds
         return from_content(stored.content, source)
     if "@" in source:
         name, revision = source.split("@", 1)
@@ -42,12 +58,21 @@ def load_source(repo: Repo, source: str, platform: str, registry_opener: object)
             raise EnvlockError(f"{source} has no lock; run envlock lock {source}")
         return from_lock(current, platform, source)
     raise UsageError(f"cannot read '{source}': give a lock file, NAME, NAME@REV, azureml:NAME:VERSION, "
-                     "installed, or a prefix path")
+                     "installed, a prefix path, image:REF or curated:NAME[:VERSION]")
+
+
+def image_packages(repo: Repo, image: str, label: str) -> PackageSet:
+    """The packages of the environment a job on this image runs in, read from its layers now."""
+    from envlock.image_inventory import read_inventory
+    from envlock.oci import parse_image
+
+    inventory, _ = read_inventory(parse_image(image), dict(load_settings(repo.root).image_mirrors))
+    return from_inventory(inventory, label)
 
 
 def _lock_at_revision(repo: Repo, name: str, revision: str) -> Lock:
     folder = f"{repo.environments_dir.relative_to(repo.root)}/{name}"
-    for file_name in (CONDA_LOCK_FILE, REQUIREMENTS_TXT):
+    for file_name in (IMAGE_LOCK_FILE, CONDA_LOCK_FILE, REQUIREMENTS_TXT):
         result = subprocess.run(["git", "-C", str(repo.root), "show", f"{revision}:{folder}/{file_name}"],
                                 capture_output=True, text=True)
         if result.returncode == 0:

@@ -13,6 +13,7 @@ from envlock.fsutil import atomic_write_many, remove
 from envlock.lockfile import (
     CONDA_LOCK_FILE,
     CONTEXT_LOCK_FILE,
+    IMAGE_LOCK_FILE,
     REQUIREMENTS_TXT,
     Lock,
     read_header,
@@ -146,8 +147,9 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
 
 def _write_lock(root: Path, folder: Path, files: dict[Path, str]) -> None:
     """Write the new lock files together and drop lock files the new lock no longer has."""
-    present = [folder / CONDA_LOCK_FILE, folder / REQUIREMENTS_TXT, *folder.glob("requirements-*.txt"),
-               folder / CONTEXT_LOCK_FILE, *(p for p in (folder / LOCKS_DIR).rglob("*") if p.is_file())]
+    present = [folder / IMAGE_LOCK_FILE, folder / CONDA_LOCK_FILE, folder / REQUIREMENTS_TXT,
+               *folder.glob("requirements-*.txt"), folder / CONTEXT_LOCK_FILE,
+               *(p for p in (folder / LOCKS_DIR).rglob("*") if p.is_file())]
     obsolete = [path for path in present if path.exists() and path not in files]
     atomic_write_many(files, root=root)
     for path in obsolete:

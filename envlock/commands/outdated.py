@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from envlock.lockfile import read_lock
 from envlock.oci import parse_image, resolve_digest
 from envlock.repo import Repo
 from envlock.settings import load_settings
@@ -14,6 +15,8 @@ from envlock.spec import load_environment
 class OutdatedEntry:
     environment: str
     kind: str  # "newer-curated-version", "tag-moved", "image-by-tag", "current"
+    # tag-moved: the tag names another digest than the one the lock (or the clone) recorded;
+    # image-by-tag: a tag whose digest the lock did not record (locked without the registry)
     current: str
     latest: str
     outdated: bool
@@ -52,8 +55,18 @@ def run_outdated(repo: Repo, names: list[str]) -> list[OutdatedEntry]:
                                              provenance.get("source_version", ""), False, ""))
             continue
         image = parse_image(spec.image)
-        if not image.is_pinned:
-            digest = resolve_digest(image, mirrors)
+        if image.is_pinned:
+            continue
+        digest = resolve_digest(image, mirrors)
+        lock = read_lock(name, spec.folder)
+        recorded = lock.image_digest if lock is not None else None
+        if recorded is None:
             entries.append(OutdatedEntry(name, "image-by-tag", spec.image, digest, False,
                                          f"pin it: image: {image.pinned(digest)}"))
+        elif recorded != digest:
+            entries.append(OutdatedEntry(name, "tag-moved", recorded, digest, True,
+                                         f"the tag {spec.image} moved since the lock: envlock lock {name} --upgrade, "
+                                         f"or pin it: image: {image.pinned(recorded)}"))
+        else:
+            entries.append(OutdatedEntry(name, "current", recorded, digest, False, ""))
     return entries

@@ -1,0 +1,105 @@
+"""image-lock.yml: the lock of an image-only environment: the digest the image reference named
+at lock time and the image's inventory (conda packages and Python distributions per prefix).
+
+The packages of the environment a job runs in become the lock's packages, so diff, verify and
+outdated compare an image like any other lock. Nothing here talks to the network.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from envlock import __version__
+from envlock.image_inventory import ImageInventory, ImagePackage
+from envlock.kinds import Kind
+from envlock.lockfile import (
+    IMAGE_LOCK_FILE,
+    META_PREFIX,
+    PACKAGE_SECTION,
+    Lock,
+    LockedPackage,
+    LockHeader,
+    lock_sha256,
+)
+
+IMAGE_PLATFORM = "linux-64"  # AML runs images on linux/amd64; that manifest is the one read
+PACKAGE_FIELDS = ("manager", "name", "version", "build", "prefix", "channel", "url", "sha256", "md5", "installer")
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def image_lock_sha256(image: str, image_digest: str, environment_prefix: str | None, body: str) -> str:
+    """The content hash: the image by digest, the prefix jobs run in, and every package."""
+    return lock_sha256(f"{image}@{image_digest}", [environment_prefix or "", body])
+
+
+def render_image_lock(lock: Lock, inventory: ImageInventory, header: list[str],
+                      folder: Path) -> tuple[Lock, dict[Path, str]]:
+    from dataclasses import replace
+
+    repository = lock.image.split("@", 1)[0]
+    body = _dump([{key: value for key in PACKAGE_FIELDS if (value := getattr(package, key)) is not None}
+                  for package in inventory.packages]) if inventory.packages else ""
+    digest = image_lock_sha256(repository, inventory.image_digest, inventory.environment_prefix, body)
+    metadata = {
+        f"{META_PREFIX}version": __version__,
+        f"{META_PREFIX}inputs-sha256": lock.inputs_sha256,
+        f"{META_PREFIX}image": lock.image,
+        f"{META_PREFIX}image-digest": inventory.image_digest,
+        f"{META_PREFIX}manifest-digest": inventory.manifest_digest,
+        f"{META_PREFIX}environment-prefix": inventory.environment_prefix or "",
+        f"{META_PREFIX}lock-sha256": digest,
+    }
+    text = "\n".join(header) + "\n" + _dump({"metadata": metadata}) + PACKAGE_SECTION.lstrip("\n") + body
+    return replace(lock, lock_sha256=digest), {folder / IMAGE_LOCK_FILE: text}
+
+
+def image_lock_header(path: Path) -> LockHeader:
+    metadata, body = _split(path.read_text(encoding="utf-8"))
+    actual = image_lock_sha256(metadata.get("image", "").split("@", 1)[0], metadata.get("image-digest", ""),
+                               metadata.get("environment-prefix") or None, body)
+    return LockHeader((path,), metadata.get("inputs-sha256"), metadata.get("lock-sha256"), actual,
+                      metadata.get("image"))
+
+
+def image_lock_from_text(name: str, text: str) -> Lock:
+    metadata, body = _split(text)
+    inventory = ImageInventory(
+        image_digest=metadata.get("image-digest", ""), manifest_digest=metadata.get("manifest-digest", ""),
+        environment_prefix=metadata.get("environment-prefix") or None,
+        packages=tuple(_package(entry) for entry in yaml.load(body, Loader=_Loader) or []),
+    )
+    return Lock(name=name, kind=Kind.IMAGE, image=metadata.get("image", ""), platforms=(IMAGE_PLATFORM,), channels=(),
+                packages=locked_packages(inventory), inputs_sha256=metadata.get("inputs-sha256", ""),
+                resolvers=(), lock_sha256=metadata.get("lock-sha256", ""), image_digest=inventory.image_digest,
+                inventory=inventory)
+
+
+def locked_packages(inventory: ImageInventory) -> tuple[LockedPackage, ...]:
+    """The environment's packages as lock entries; a conda package's own dist-info is not a pip package
+    (as `envlock verify` sees an installed environment)."""
+    return tuple(
+        LockedPackage(p.manager, p.name, p.version, IMAGE_PLATFORM, p.url or "", p.sha256, p.md5, p.build)
+        for p in inventory.in_environment() if not (p.manager == "pip" and p.installer == "conda")
+    )
+
+
+def _package(entry: dict[str, Any]) -> ImagePackage:
+    fields: dict[str, Any] = {k: str(v) for k, v in entry.items() if k in PACKAGE_FIELDS and v is not None}
+    return ImagePackage(**fields)
+
+
+def _split(text: str) -> tuple[dict[str, str], str]:
+    head, _, body = text.partition(PACKAGE_SECTION)
+    data = yaml.load(head, Loader=_Loader) or {}
+    metadata = data.get("metadata") if isinstance(data, dict) else None
+    return ({k[len(META_PREFIX):]: str(v) for k, v in (metadata or {}).items() if str(k).startswith(META_PREFIX)},
+            body)
+
+
+def _dump(data: Any) -> str:
+    return str(yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000))
