@@ -130,12 +130,25 @@ def base_image_python(image: str, settings: Settings) -> str | None:
 
 
 def lock_image(spec: EnvironmentSpec, settings: Settings) -> Lock:
-    """An image-only environment: the digest its reference names and what the image holds."""
+    """An image-only environment: the digest its reference names and what the image holds.
+
+    Where the image's registry is out of reach (an air-gapped network), the lock is the image
+    reference alone, as before inventories, and says so on stderr.
+    """
+    import sys
+
+    from envlock.errors import ServiceUnreachable
     from envlock.image_inventory import read_inventory
     from envlock.image_lockfile import IMAGE_PLATFORM, locked_packages
     from envlock.oci import parse_image
 
-    inventory, _ = read_inventory(parse_image(spec.image), dict(settings.image_mirrors))
+    image = parse_image(spec.image)
+    try:
+        inventory, _ = read_inventory(image, dict(settings.image_mirrors))
+    except ServiceUnreachable as error:
+        sys.stderr.write(f"envlock: warning: {spec.name}: {error.message}; locked without the image's inventory\n")
+        return Lock(name=spec.name, kind=Kind.IMAGE, image=spec.image, platforms=spec.settings.platforms, channels=(), packages=(),
+                    inputs_sha256=spec.inputs_sha256(), resolvers=())
     return Lock(name=spec.name, kind=Kind.IMAGE, image=spec.image, platforms=(IMAGE_PLATFORM,), channels=(),
                 packages=locked_packages(inventory), inputs_sha256=spec.inputs_sha256(), resolvers=(),
                 image_digest=inventory.image_digest, inventory=inventory)
@@ -147,13 +160,13 @@ def tag_digest(image: str, settings: Settings) -> str | None:
     Best effort: a lock is made from channel metadata and does not need the image's registry, so
     an unreachable registry (an air-gapped network, mcr.microsoft.com out of reach) records nothing.
     """
-    from envlock.errors import ImageError
+    from envlock.errors import ImageError, ServiceUnreachable
     from envlock.oci import parse_image, resolve_digest
 
     try:
         reference = parse_image(image)
         return None if reference.is_pinned else resolve_digest(reference, dict(settings.image_mirrors), timeout=10)
-    except ImageError:
+    except (ImageError, ServiceUnreachable):
         return None
 
 
