@@ -147,8 +147,8 @@ def lock_image(spec: EnvironmentSpec, settings: Settings) -> Lock:
         inventory, _ = read_inventory(image, dict(settings.image_mirrors))
     except ServiceUnreachable as error:
         sys.stderr.write(f"envlock: warning: {spec.name}: {error.message}; locked without the image's inventory\n")
-        return Lock(name=spec.name, kind=Kind.IMAGE, image=spec.image, platforms=spec.settings.platforms, channels=(), packages=(),
-                    inputs_sha256=spec.inputs_sha256(), resolvers=())
+        return Lock(name=spec.name, kind=Kind.IMAGE, image=spec.image, platforms=spec.settings.platforms,
+                    channels=(), packages=(), inputs_sha256=spec.inputs_sha256(), resolvers=())
     return Lock(name=spec.name, kind=Kind.IMAGE, image=spec.image, platforms=(IMAGE_PLATFORM,), channels=(),
                 packages=locked_packages(inventory), inputs_sha256=spec.inputs_sha256(), resolvers=(),
                 image_digest=inventory.image_digest, inventory=inventory)
