@@ -36,6 +36,13 @@ class Install:
     seconds: float
 
 
+def _quiet(command: list[str]) -> None:
+    """Run a command; its output (pip's notes on the machine's index configuration) only on failure."""
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+
+
 def _git(*args: str) -> str:
     return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True).stdout
 
@@ -47,8 +54,7 @@ def wheel_of(revision: str, work: Path) -> Path:
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
     dist = work / f"dist-{revision}"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", str(dist), str(source)],
-                   check=True)
+    _quiet([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", str(dist), str(source)])
     return next(dist.glob("envlock-*.whl"))
 
 
@@ -57,8 +63,8 @@ def measure_install(label: str, wheel: Path, extras: str, work: Path) -> Install
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     requirement = f"envlock{extras} @ {wheel.as_uri()}"
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
-                    "--disable-pip-version-check", requirement], check=True)
+    _quiet([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+            "--disable-pip-version-check", requirement])
     seconds = time.perf_counter() - started
     site = next((venv / "lib").glob("python3*/site-packages"))
     size = sum(path.stat().st_size for path in site.rglob("*") if path.is_file() and not path.is_symlink())
@@ -91,8 +97,7 @@ def hook_first_run(revision: str, work: Path, pre_commit: Path) -> float:
 def pre_commit_tool(work: Path) -> Path:
     venv = work / "pre-commit-tool"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    "pre-commit"], check=True)
+    _quiet([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", "pre-commit"])
     return venv / "bin" / "pre-commit"
 
 

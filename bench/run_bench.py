@@ -246,6 +246,9 @@ def main() -> None:
         bench_lock(work)
         bench_pip_resolvers(work)
         bench_register(work)
+        from bench.install_size import bench_install  # issue 13: install size and the hook's first run
+
+        bench_install(work, row)
     write_results()
 
 
