@@ -20,9 +20,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from envlock import __version__  # noqa: E402
+
 # the last commit with every dependency in the core install (the parent of the install split)
 ALL_IN_ONE_REV = "bfe6018"
 Row = Callable[[str, str, str, "float | None", str], None]
@@ -128,7 +132,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="envlock-install-") as temp:
         bench_install(Path(temp), row)
     lines = ["# envlock install size", "",
-             f"Measured by `bench/install_size.py` at {_git('rev-parse', '--short', 'HEAD').strip()} against "
+             f"Measured by `bench/install_size.py` on {date.today().isoformat()} (envlock {__version__}) against "
              f"{ALL_IN_ONE_REV} (0.1, every dependency in the core).", "",
              "| measure | now | 0.1 all-in-one | ratio | note |", "|---|---|---|---|---|",
              *[f"| {' | '.join(cells)} |" for cells in rows], ""]
