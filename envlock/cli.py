@@ -324,11 +324,14 @@ def gc(ctx: click.Context, names: tuple[str, ...], keep: int, older_than: float 
 @as_name_option("Name of the owned environment (default: the curated name).")
 @click.option("--registry-name", default="azureml", show_default=True, help="The AML registry holding it.")
 @force_option("Replace an existing environments/<NAME>/ that is not this clone.")
+@click.option("--rebuild", is_flag=True,
+              help="Copy the curated build context instead of its image, to change it (a build-context declaration).")
 @json_option()
 @click.pass_context
 def clone_curated(ctx: click.Context, curated: str, version: str | None, label: str, new_name: str | None,
-                  registry_name: str, force: bool, as_json: bool) -> None:
-    """Copy a curated environment into an owned declaration pinned by image digest, then lock it.
+                  registry_name: str, force: bool, rebuild: bool, as_json: bool) -> None:
+    """Make an owned environment that is the curated one's image by digest (its inventory in the lock),
+    or with --rebuild a copy of its build context; then lock it.
 
     Needs envlock[azure] and envlock[lock].
     """
@@ -338,7 +341,8 @@ def clone_curated(ctx: click.Context, curated: str, version: str | None, label: 
 
     repo = _repo(ctx)
     result = run_clone_curated(repo, curated, version=version, label=label, new_name=new_name,
-                               registry_name=registry_name, force=force, show_progress=not as_json)
+                               registry_name=registry_name, force=force, show_progress=not as_json,
+                               rebuild=rebuild)
     if as_json:
         echo_json(result)
         return

@@ -327,3 +327,27 @@ def test_parse_image(text: str, expected: tuple[str, str, str | None, str | None
 def test_parse_image_rejects_a_bad_digest() -> None:
     with pytest.raises(ImageError):
         parse_image("mcr.microsoft.com/x@sha256:abc")
+
+
+def test_rebuild_copies_the_curated_build_context(curated: RepoBuilder, oci_registry: OciRegistry) -> None:
+    base = oci_registry.push("azureml/openmpi5.0-ubuntu24.04", "20250101.v1", "base")
+    result = curated.run("clone-curated", "sklearn-1.5", "--rebuild", "--as", "sklearn-own", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["status"] == "cloned"
+    folder = curated.root / "environments/sklearn-own"
+    env_yml = yaml.safe_load((folder / "env.yml").read_text())
+    assert env_yml["build"] == {"path": "context", "dockerfile_path": "Dockerfile"} and "image" not in env_yml
+    assert (folder / "context/Dockerfile").read_text() == DOCKERFILE
+    assert (folder / "context/conda_dependencies.yaml").read_text() == CONDA_DEPENDENCIES
+    provenance = yaml.safe_load((folder / "envlock.yaml").read_text())["provenance"]
+    assert provenance["source_version"] == "7"
+    assert provenance["build_context"].rstrip("/").endswith("/sklearn-1.5/7/context")
+    assert curated.run("check", "sklearn-own").exit_code == 0
+    assert curated.run("build", "sklearn-own").exit_code == 0
+    rendered = (curated.root / "build/sklearn-own/context/Dockerfile").read_text()
+    assert f"mcr.microsoft.com/azureml/openmpi5.0-ubuntu24.04@{base}" in rendered
+
+    before = curated.snapshot()
+    again = curated.run("clone-curated", "sklearn-1.5", "--rebuild", "--as", "sklearn-own", "--json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["status"] == "unchanged"
+    assert curated.snapshot() == before
