@@ -9,6 +9,7 @@ one declaration to show that only it is relocked and gets a new version.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -17,17 +18,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the demo's image registry is the tests' real docker-registry helper
-from tests.support.image_layers import conda_record, layer  # noqa: E402
+from tests.support.aml_emulator import AmlEmulator  # noqa: E402
+from tests.support.image_layers import conda_record, curated_layers, layer  # noqa: E402
 from tests.support.oci_registry import OciRegistry  # noqa: E402
 
 DEMO = ROOT / ".envlock" / "demo"
 ENVLOCK = [sys.executable, "-m", "envlock"]
 
 
-def step(title: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def step(title: str, *args: str, check: bool = True,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     print(f"\n$ envlock {' '.join(args)}    # {title}", flush=True)
     started = time.perf_counter()
-    result = subprocess.run([*ENVLOCK, "-C", str(DEMO), *args], text=True, capture_output=True)
+    result = subprocess.run([*ENVLOCK, "-C", str(DEMO), *args], text=True, capture_output=True,
+                            env={**os.environ, **env} if env else None)
     sys.stdout.write(result.stdout)
     sys.stdout.write(result.stderr)
     print(f"  ({time.perf_counter() - started:.1f} s, exit {result.returncode})")
@@ -74,6 +78,7 @@ def main() -> None:
     dockerfile.write_text(pinned + "RUN pip install transformers\n")
     step("an unpinned RUN pip install is reported at Dockerfile:line", "check", "torch-serving", check=False)
     dockerfile.write_text(pinned)
+    curated_clone_diff(registry)
     registry.stop()
 
     manifest = json.loads((DEMO / "build" / "manifest.json").read_text())
@@ -104,6 +109,39 @@ def add_build_context() -> OciRegistry:
     image = f"{registry.host}/aifx/acpt/stable-ubuntu2204-py310:biweekly.202607.1"
     dockerfile.write_text(dockerfile.read_text().replace("{base}", image))
     return registry
+
+
+def curated_clone_diff(registry: OciRegistry) -> None:
+    """A curated clone that is the curated image by digest, its inventory read from the image's layers,
+    then Microsoft publishes a new version: diff shows it package by package. The curated definitions
+    come from the AML emulator through azure-ai-ml; MCR is the docker-registry above (image_mirrors)."""
+    emulator = AmlEmulator(ROOT / ".envlock" / "demo-aml").start()
+    prefix = "/azureml-envs/sklearn-1.5"
+    published = {
+        "6": ([("python", "3.10.14", "hd12c33a_0_cpython"), ("scikit-learn", "1.5.1", "py310h146d792_0"),
+               ("numpy", "1.26.4", "py310hb13e2d6_0")], [("mlflow-skinny", "2.15.1"), ("azureml-core", "1.57.0")]),
+        "7": ([("python", "3.10.14", "hd12c33a_0_cpython"), ("scikit-learn", "1.5.2", "py310h146d792_1"),
+               ("numpy", "1.26.4", "py310hb13e2d6_0")], [("mlflow-skinny", "2.16.0"), ("azureml-core", "1.57.0")]),
+    }
+    try:
+        for version, (conda, pip) in published.items():
+            layers, image_env = curated_layers(prefix, conda, pip)
+            registry.push_image("azureml/curated/sklearn-1.5", version, layers, env=image_env)
+            emulator.add_curated("sklearn-1.5", version, description="Scikit-learn 1.5 (curated)",
+                                 files={"Dockerfile": "FROM mcr.microsoft.com/azureml/openmpi5.0-ubuntu24.04:1\n"})
+            time.sleep(0.01)  # distinct creation times: the last one is "latest"
+        with (DEMO / "envlock.yaml").open("a") as settings:
+            settings.write(f"image_mirrors:\n  mcr.microsoft.com: {registry.url}\n")
+        aml = {k: v for k, v in emulator.client_environment().items() if k != "ENVLOCK_REGISTRY"}
+        step("own curated sklearn-1.5 version 6: its image by digest, its inventory in the lock",
+             "clone-curated", "sklearn-1.5", "--version", "6", env=aml)
+        step("what the curated image holds now, read from its layers (no pull)",
+             "inventory", "mcr.microsoft.com/azureml/curated/sklearn-1.5:7")
+        step("Microsoft moved on: a newer curated version", "outdated", "sklearn-1.5", check=False, env=aml)
+        step("the clone against the curated environment now, package by package",
+             "diff", "sklearn-1.5", "curated:sklearn-1.5", check=False, env=aml)
+    finally:
+        emulator.stop()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import yaml
 from envlock.oci import ImageError, parse_image
 from tests.conftest import RepoBuilder
 from tests.support.aml_emulator import AmlEmulator
-from tests.support.image_layers import conda_record, dist_info, layer
+from tests.support.image_layers import curated_layers
 from tests.support.oci_registry import OciRegistry, TokenService
 from tests.support.registries import run_cli
 
@@ -59,19 +59,8 @@ CURATED_CONTENT = {
 def push_curated(registry: OciRegistry, version: str, content: str | None = None) -> str:
     """A curated image as MCR publishes it: a base layer, the environment (zstd), a pip layer (gzip)."""
     conda, pip = CURATED_CONTENT[content or version]
-    site = f"{CURATED_PREFIX}/lib/python3.10/site-packages"
-    environment: dict[str, bytes] = {}
-    for name, package_version, build in conda:
-        environment.update(conda_record(CURATED_PREFIX, name, package_version, build))
-    environment.update(dist_info(site, "scikit-learn", conda[1][1], installer="conda"))
-    pip_files: dict[str, bytes] = {}
-    for name, package_version in pip:
-        pip_files.update(dist_info(site, name, package_version))
-    layers = [layer(conda_record("/opt/miniconda", "conda", "24.5.0", "py312_0")),
-              layer(environment, compression="zstd"), layer(pip_files)]
-    return registry.push_image(CURATED_REPO, version, layers, labels={"content": content or version},
-                               env=[f"AZUREML_CONDA_ENVIRONMENT_PATH={CURATED_PREFIX}",
-                                    f"PATH={CURATED_PREFIX}/bin:/opt/miniconda/bin:/usr/bin"])
+    layers, env = curated_layers(CURATED_PREFIX, conda, pip)
+    return registry.push_image(CURATED_REPO, version, layers, labels={"content": content or version}, env=env)
 
 
 @pytest.fixture

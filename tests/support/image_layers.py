@@ -91,3 +91,21 @@ def dist_info(site_packages: str, name: str, version: str, installer: str = "pip
         f"{folder}/INSTALLER": f"{installer}\n".encode(),
         f"{folder}/RECORD": f"{name}/__init__.py,,\n".encode(),
     }
+
+
+def curated_layers(prefix: str, conda: list[tuple[str, str, str]], pip: list[tuple[str, str]],
+                   python_minor: int = 10) -> tuple[list[Layer], list[str]]:
+    """(layers, config Env) of an image shaped like AML's curated ones: a base conda (gzip), the job's
+    environment with conda records and their dist-info (zstd), then a pip layer (gzip)."""
+    site = f"{prefix}/lib/python3.{python_minor}/site-packages"
+    environment: dict[str, bytes] = {}
+    for name, version, build in conda:
+        environment.update(conda_record(prefix, name, version, build))
+        if name not in ("python", "pip"):
+            environment.update(dist_info(site, name, version, installer="conda"))
+    pip_files: dict[str, bytes] = {}
+    for name, version in pip:
+        pip_files.update(dist_info(site, name, version))
+    layers = [layer(conda_record("/opt/miniconda", "conda", "24.5.0", "py312_0")),
+              layer(environment, compression="zstd"), layer(pip_files)]
+    return layers, [f"AZUREML_CONDA_ENVIRONMENT_PATH={prefix}", f"PATH={prefix}/bin:/opt/miniconda/bin:/usr/bin"]
