@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from envlock import __version__
+from envlock.hashing import sha256_json
 from envlock.image_inventory import ImageInventory, ImagePackage
 from envlock.kinds import Kind
 from envlock.lockfile import (
@@ -22,7 +23,6 @@ from envlock.lockfile import (
     Lock,
     LockedPackage,
     LockHeader,
-    lock_sha256,
 )
 
 IMAGE_PLATFORM = "linux-64"  # AML runs images on linux/amd64; that manifest is the one read
@@ -34,7 +34,7 @@ _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 def image_lock_sha256(image: str, image_digest: str, environment_prefix: str | None, body: str) -> str:
     """The content hash: the image by digest, the prefix jobs run in, and every package."""
-    return lock_sha256(f"{image}@{image_digest}", [environment_prefix or "", body])
+    return sha256_json({"image": f"{image}@{image_digest}", "packages": [environment_prefix or "", body]})
 
 
 def render_image_lock(lock: Lock, inventory: ImageInventory, header: list[str],

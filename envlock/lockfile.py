@@ -1,13 +1,17 @@
 """Lockfiles: conda-lock.yml (conda-lock's own models) and pip-tools style requirements.txt.
 
-Each lock records the hash of its inputs (staleness is decidable offline) and a hash of its
-own package content plus image, `lock_sha256`, which names the environment's content when it
-is registered. Nothing here talks to the network.
+Each lock records the hash of its inputs (staleness is decidable offline) and `lock_sha256`,
+which names the environment's content when it is registered. It is a sha256 over the lock's
+whole text with its own line left out, so the header (channels, platforms, image, recorded
+inputs hash) is protected as much as the packages, and checking it costs one pass over the bytes.
+A multi-file pip lock hashes every file, in order, under its name. Nothing here talks to the network.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from envlock import __version__
+from envlock.errors import DeclarationError
 from envlock.extras import require_extra
-from envlock.hashing import sha256_json
 from envlock.kinds import Kind
+from envlock.yamlio import MAX_LOCK_BYTES, parse_yaml, read_text
 
 if TYPE_CHECKING:
     from envlock.image_inventory import ImageInventory
@@ -26,6 +31,7 @@ CONDA_LOCK_FILE = "conda-lock.yml"
 CONTEXT_LOCK_FILE = "context-lock.yml"
 REQUIREMENTS_TXT = "requirements.txt"
 IMAGE_LOCK_FILE = "image-lock.yml"  # an image-only environment: its digest and inventory
+MAIN_FILES = (CONDA_LOCK_FILE, REQUIREMENTS_TXT)  # the file that records the hash; written last
 PACKAGE_SECTION = "\npackage:\n"
 IMAGE_ONLY = "image only"
 META_PREFIX = "envlock."
@@ -127,8 +133,36 @@ class LockHeader:
         return self.is_untouched and self.inputs_sha256 == inputs_sha256
 
 
-def lock_sha256(image: str, bodies: list[str]) -> str:
-    return sha256_json({"image": image, "packages": bodies})
+_CONDA_HASH_LINE = re.compile(r"^ *envlock\.lock-sha256: *'?([0-9a-f]*)'? *\n", re.MULTILINE)
+_REQUIREMENTS_HASH_LINE = re.compile(r"^# envlock-lock-sha256: ([0-9a-f]*) *\n", re.MULTILINE)
+HASH_PLACEHOLDER = "0" * 64
+
+
+def lock_sha256(files: list[tuple[str, str]]) -> tuple[str, str | None]:
+    """(the hash of a lock's files, the hash the first of them records).
+
+    Each file's text is hashed with its first lock-sha256 line removed (that line cannot hash
+    itself); every other byte counts. Texts are as read in text mode (LF line endings).
+    """
+    digest = hashlib.sha256()
+    recorded = None
+    for name, text in sorted(files, key=lambda item: (item[0] not in MAIN_FILES, item[0])):
+        pattern = _CONDA_HASH_LINE if name == CONDA_LOCK_FILE else _REQUIREMENTS_HASH_LINE
+        match = pattern.search(text)
+        if match:
+            text = text[:match.start()] + text[match.end():]
+            if name in MAIN_FILES:
+                recorded = match.group(1)
+        digest.update(f"{name}\n{len(text)}\n".encode())
+        digest.update(text.encode("utf-8"))
+    return digest.hexdigest(), recorded
+
+
+def _seal(files: list[tuple[Path, str]]) -> tuple[str, dict[Path, str]]:
+    """Fill in the placeholder hash line of freshly rendered lock files."""
+    digest, _ = lock_sha256([(path.name, text) for path, text in files])
+    ordered = sorted(files, key=lambda item: item[0].name in MAIN_FILES)  # the main file last
+    return digest, {path: text.replace(HASH_PLACEHOLDER, digest, 1) for path, text in ordered}
 
 
 def lock_files(folder: Path) -> list[Path]:
@@ -216,17 +250,14 @@ def _render_conda_lock(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str]]
         f"{META_PREFIX}inputs-sha256": lock.inputs_sha256,
         f"{META_PREFIX}image": lock.image,
         f"{META_PREFIX}resolvers": ", ".join(f"{n} {v}" for n, v in lock.resolvers),
+        f"{META_PREFIX}lock-sha256": HASH_PLACEHOLDER,
     }
     if lock.image_digest:
         custom[f"{META_PREFIX}image-digest"] = lock.image_digest
-    draft = _dump(model(custom))
-    body = draft.split(PACKAGE_SECTION, 1)[1]
-    digest = lock_sha256(lock.image, [body])
-    custom[f"{META_PREFIX}lock-sha256"] = digest
     header = _header_lines(lock, f"To install locally: conda-lock install -n {lock.name} {CONDA_LOCK_FILE}")
     text = "\n".join(header) + "\n" + _dump(model(custom))
-    assert text.split(PACKAGE_SECTION, 1)[1] == body
-    return _with_hash(lock, digest), {folder / CONDA_LOCK_FILE: text}
+    digest, files = _seal([(folder / CONDA_LOCK_FILE, text)])
+    return _with_hash(lock, digest), files
 
 
 def pip_requirement_lines(packages: list[LockedPackage], separator: str = " \\\n    ") -> str:
@@ -244,8 +275,7 @@ def pip_requirement_lines(packages: list[LockedPackage], separator: str = " \\\n
 
 def _render_requirements(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str]]:
     bodies = {platform: pip_requirement_lines(lock.for_platform(platform)) for platform in lock.platforms}
-    digest = lock_sha256(lock.image, [bodies[p] for p in lock.platforms])
-    files = {}
+    files: list[tuple[Path, str]] = []
     for index, platform in enumerate(lock.platforms):
         python = lock.python_version(platform) or lock.python
         name = requirements_file_name(platform, index == 0)
@@ -254,14 +284,15 @@ def _render_requirements(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str
             f"# envlock-kind: {lock.kind.value}",
             f"# envlock-target: {f'python {python}' if python else IMAGE_ONLY} on {platform}",
             f"# envlock-inputs-sha256: {lock.inputs_sha256}",
-            f"# envlock-lock-sha256: {digest}",
+            f"# envlock-lock-sha256: {HASH_PLACEHOLDER}",
             f"# envlock-image: {lock.image}",
             *([f"# envlock-base-python: {lock.base_python}"] if lock.base_python else []),
             *([f"# envlock-image-digest: {lock.image_digest}"] if lock.image_digest else []),
             "",
         ]
-        files[folder / name] = "\n".join(header) + "\n" + bodies[platform]
-    return _with_hash(lock, digest), files
+        files.append((folder / name, "\n".join(header) + "\n" + bodies[platform]))
+    digest, sealed = _seal(files)
+    return _with_hash(lock, digest), sealed
 
 
 def _with_hash(lock: Lock, digest: str) -> Lock:
@@ -292,31 +323,29 @@ def read_header(folder: Path) -> LockHeader | None:
         from envlock.image_lockfile import image_lock_header
 
         return image_lock_header(files[0])
+    return _header_from_texts(files, [read_text(path, MAX_LOCK_BYTES) for path in files])
+
+
+def _header_from_texts(files: list[Path], texts: list[str]) -> LockHeader:
+    actual, recorded = lock_sha256([(path.name, text) for path, text in zip(files, texts, strict=True)])
     if files[0].name == CONDA_LOCK_FILE:
-        text = files[0].read_text(encoding="utf-8")
-        head, _, body = text.partition(PACKAGE_SECTION)
+        head = texts[0].partition(PACKAGE_SECTION)[0]
         try:
-            meta = (yaml.load(head, Loader=_Loader) or {}).get("metadata") or {}
+            document = yaml.load(head, Loader=_Loader) if "&" not in head else None
         except yaml.YAMLError:
-            meta = {}
+            document = None
+        meta = document.get("metadata") if isinstance(document, dict) else None
+        custom_metadata = meta.get("custom_metadata") if isinstance(meta, dict) else None
         custom = {
-            k[len(META_PREFIX):]: str(v) for k, v in (meta.get("custom_metadata") or {}).items()
-            if k.startswith(META_PREFIX)
-        }
-        image = custom.get("image")
-        return LockHeader(tuple(files), custom.get("inputs-sha256"), custom.get("lock-sha256"),
-                          lock_sha256(image or "", [body]), image)
-    metas: list[dict[str, str]] = []
-    bodies = []
-    for path in files:
-        meta, body = _split_requirements(path.read_text(encoding="utf-8"))
-        metas.append(meta)
-        bodies.append(body)
+            k[len(META_PREFIX):]: str(v) for k, v in (custom_metadata or {}).items()
+            if isinstance(k, str) and k.startswith(META_PREFIX)
+        } if isinstance(custom_metadata, dict) else {}
+        return LockHeader(tuple(files), custom.get("inputs-sha256"), recorded, actual, custom.get("image"))
+    metas = [_split_requirements(text)[0] for text in texts]
     first = metas[0]
     consistent = all(m.get("inputs-sha256") == first.get("inputs-sha256") for m in metas)
-    image = first.get("image")
     return LockHeader(tuple(files), first.get("inputs-sha256") if consistent else None,
-                      first.get("lock-sha256"), lock_sha256(image or "", bodies), image, first.get("base-python"))
+                      recorded, actual, first.get("image"), first.get("base-python"))
 
 
 def _split_requirements(text: str) -> tuple[dict[str, str], str]:
@@ -333,38 +362,59 @@ def _split_requirements(text: str) -> tuple[dict[str, str], str]:
 
 def read_lock(name: str, folder: Path) -> Lock | None:
     """The whole lock of an environment folder, or None when there is none."""
+    checked = read_checked_lock(name, folder)
+    return checked[1] if checked else None
+
+
+def read_checked_lock(name: str, folder: Path) -> tuple[LockHeader, Lock] | None:
+    """The lock and its header from one read of its files (what is verified is what is used)."""
     files = lock_files(folder)
     if not files:
         return None
     if files[0].name == CONTEXT_LOCK_FILE:
-        from envlock.context_lock import read_context_lock
+        from envlock.context_lock import read_context_header, read_context_lock
 
-        return read_context_lock(name, folder)
+        return read_context_header(folder), read_context_lock(name, folder)
     if files[0].name == IMAGE_LOCK_FILE:
-        return parse_lock_text(name, IMAGE_LOCK_FILE, files[0].read_text(encoding="utf-8"))
+        from envlock.image_lockfile import image_lock_header
+
+        text = read_text(files[0], MAX_LOCK_BYTES)
+        return image_lock_header(files[0]), parse_lock_text(name, IMAGE_LOCK_FILE, text)
+    texts = [read_text(path, MAX_LOCK_BYTES) for path in files]
+    header = _header_from_texts(files, texts)
     if files[0].name == CONDA_LOCK_FILE:
-        return _read_conda_lock(name, files[0])
-    return _read_requirements(name, files)
+        return header, _parsed(files[0], lambda: _conda_lock_from_text(name, texts[0], files[0]))
+    return header, _parsed(files[0], lambda: _requirements_from_texts(name, texts))
 
 
-def parse_lock_text(name: str, file_name: str, text: str) -> Lock:
+def parse_lock_text(name: str, file_name: str, text: str, source: str | None = None) -> Lock:
     """A lock from the text of one lock file (for example one read from another git revision)."""
     if file_name == IMAGE_LOCK_FILE:
         from envlock.image_lockfile import image_lock_from_text
 
         return image_lock_from_text(name, text)
+    label = source or file_name
     # any YAML file is conda-lock's format (a copy such as train-head.yml); the rest is requirements text
     if file_name == CONDA_LOCK_FILE or file_name.endswith((".yml", ".yaml")):
-        return _conda_lock_from_text(name, text)
-    return _requirements_from_texts(name, [text])
+        return _parsed(label, lambda: _conda_lock_from_text(name, text, label))
+    return _parsed(label, lambda: _requirements_from_texts(name, [text]))
 
 
-def _read_conda_lock(name: str, path: Path) -> Lock:
-    return _conda_lock_from_text(name, path.read_text(encoding="utf-8"))
+def _parsed(source: Path | str, parse: Callable[[], Lock]) -> Lock:
+    """Malformed lock content becomes one DeclarationError naming the file, never a traceback."""
+    try:
+        return parse()
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        raise DeclarationError(source, f"is not a lock envlock can read ({type(exc).__name__}: {exc})",
+                               fix="regenerate it with envlock lock NAME (locks are written, not edited)"
+                               ) from None
 
 
-def _conda_lock_from_text(name: str, text: str) -> Lock:
-    data = yaml.load(text, Loader=_Loader)
+def _conda_lock_from_text(name: str, text: str, source: Path | str = CONDA_LOCK_FILE) -> Lock:
+    data = parse_yaml(text, source)
+    if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
+        raise DeclarationError(source, "is not a conda-lock file: no metadata: mapping at the top level",
+                               fix="regenerate it with envlock lock NAME")
     meta = data["metadata"]
     custom = meta.get("custom_metadata") or {}
     packages = tuple(
@@ -391,10 +441,6 @@ def _conda_lock_from_text(name: str, text: str) -> Lock:
 
 
 _REQ_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
-
-
-def _read_requirements(name: str, files: list[Path]) -> Lock:
-    return _requirements_from_texts(name, [path.read_text(encoding="utf-8") for path in files])
 
 
 def _requirements_from_texts(name: str, texts: list[str]) -> Lock:

@@ -1,4 +1,9 @@
-"""YAML reading for declarations: fast loading, and line numbers looked up only for errors."""
+"""YAML reading for declarations: fast, bounded loading, and line numbers looked up only for errors.
+
+Every file a user gives envlock is read through `read_text`: a size limit, UTF-8 with the
+line of a bad byte named. YAML loading counts nodes with aliases expanded, so an alias bomb of
+a few hundred bytes is refused instead of expanding into gigabytes downstream.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +21,46 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 KeyPath = Sequence[str | int]
 
 
-def load_yaml(path: Path) -> Any:
-    """Parse a YAML file; invalid YAML becomes a DeclarationError naming the line."""
+# Declarations and job files are small; locks of big environments for several platforms are not.
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_LOCK_BYTES = 32 * 1024 * 1024
+# Nodes in a document with every alias expanded: far above any real declaration or lock.
+MAX_YAML_NODES = 500_000
+
+
+def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
+    """A user's text file as UTF-8; too big, unreadable or not UTF-8 is a DeclarationError."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
     except FileNotFoundError:
-        raise DeclarationError(path, "file not found") from None
+        raise DeclarationError(path, "file not found", fix="create it or correct the path") from None
+    except IsADirectoryError:
+        raise DeclarationError(path, "is a folder, not a file", fix="name a file") from None
+    except OSError as exc:
+        raise DeclarationError(path, f"cannot be read: {exc.strerror or exc}",
+                               fix="check the file's permissions") from None
+    if len(data) > limit:
+        raise DeclarationError(path, f"is larger than {limit // (1024 * 1024)} MB, more than envlock reads "
+                               "from such a file", fix="check that this is the right file; split or shrink it")
     try:
-        return yaml.load(text, Loader=_Loader)
+        return data.decode("utf-8").replace("\r\n", "\n")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DeclarationError(path, f"is not UTF-8 text (byte 0x{data[exc.start]:02x})", line=line,
+                               fix="save the file as UTF-8") from None
+
+
+def parse_yaml(text: str, path: Path | str) -> Any:
+    """YAML text to data, refusing documents whose aliases expand past MAX_YAML_NODES."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if "&" in text:  # without an anchor there is no alias to expand
+            _check_expanded_size(node, path)
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise DeclarationError(
@@ -31,13 +68,50 @@ def load_yaml(path: Path) -> Any:
         ) from None
     except yaml.YAMLError as exc:
         raise DeclarationError(path, f"invalid YAML: {exc}", fix="correct the YAML syntax") from None
+    except RecursionError:
+        raise DeclarationError(path, "YAML nested too deeply", fix="flatten the document") from None
+    finally:
+        loader.dispose()
+
+
+def _check_expanded_size(root: yaml.Node, path: Path | str) -> None:
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise DeclarationError(path, "a YAML alias refers to its own anchor (a recursive document)",
+                                   line=node.start_mark.line + 1, fix="remove the recursive alias")
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(key_node) + size(value) for key_node, value in node.value)
+        active.discard(key)
+        if total > MAX_YAML_NODES:
+            raise DeclarationError(path, f"YAML aliases expand to more than {MAX_YAML_NODES:,} values "
+                                   "(an alias bomb?)", line=node.start_mark.line + 1,
+                                   fix="write the values out instead of nesting aliases")
+        sizes[key] = total
+        return total
+
+    size(root)
+
+
+def load_yaml(path: Path, limit: int = MAX_FILE_BYTES) -> Any:
+    """Parse a YAML file; invalid YAML becomes a DeclarationError naming the line."""
+    return parse_yaml(read_text(path, limit), path)
 
 
 def line_of(path: Path, key_path: KeyPath) -> int | None:
     """1-based line of the node at `key_path` (mapping keys and list indexes), if it exists."""
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except (OSError, yaml.YAMLError):
+        node = yaml.compose(read_text(path), Loader=_Loader)
+    except (DeclarationError, yaml.YAMLError, RecursionError):
         return None
     line = None
     for key in key_path:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envlock import __version__
-from envlock.commands.lock import LockOutcome, run_lock
+from envlock.commands.lock import LockOutcome, edited_lock_error, run_lock
 from envlock.errors import EnvlockError
 from envlock.fsutil import atomic_write, atomic_write_many, remove, safe_path
 from envlock.kinds import named_image
-from envlock.lockfile import read_lock
+from envlock.lockfile import read_checked_lock
 from envlock.render import RenderedEnvironment, render_environment
 from envlock.repo import Repo
 from envlock.settings import load_settings
@@ -28,22 +28,24 @@ class BuildResult:
 
 def rendered_for(repo: Repo, names: list[str]) -> list[RenderedEnvironment]:
     """Render environments from their current, fresh locks (no solving)."""
-    from envlock.commands.lock import is_fresh
-
     settings = load_settings(repo.root)
     result = []
     for name in names:
         spec = load_environment(repo, name, settings)
-        lock = read_lock(name, spec.folder)
-        if lock is None or not is_fresh(spec):
-            state = "missing" if lock is None else "stale"
-            raise EnvlockError(f"{name}: the lock is {state}; run envlock lock {name}")
+        checked = read_checked_lock(name, spec.folder)
+        if checked is None:
+            raise EnvlockError(f"{name}: the lock is missing; run envlock lock {name}")
+        header, lock = checked
+        if not header.is_untouched:
+            raise edited_lock_error(repo, name, header)
+        if not header.is_fresh_for(spec.inputs_sha256()):
+            raise EnvlockError(f"{name}: the lock is stale; run envlock lock {name}")
         result.append(render_environment(spec, lock))
     return result
 
 
 def run_build(repo: Repo, names: list[str], *, show_progress: bool = True) -> BuildResult:
-    outcomes = run_lock(repo, names, show_progress=show_progress)
+    outcomes = run_lock(repo, names, show_progress=show_progress, refuse_edited=True)
     rendered = rendered_for(repo, names)
     for environment in rendered:
         folder = repo.build_dir / environment.name

@@ -8,14 +8,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from envlock.context_lock import LOCKS_DIR
-from envlock.errors import EXIT_FINDINGS, EnvlockError, UsageError
+from envlock.errors import EXIT_FINDINGS, DeclarationError, EnvlockError, UsageError
 from envlock.fsutil import atomic_write_many, remove
 from envlock.lockfile import (
     CONDA_LOCK_FILE,
     CONTEXT_LOCK_FILE,
     IMAGE_LOCK_FILE,
+    MAIN_FILES,
     REQUIREMENTS_TXT,
     Lock,
+    LockHeader,
     read_header,
     read_lock,
     render_lock_files,
@@ -74,11 +76,20 @@ def is_fresh(spec: EnvironmentSpec) -> bool:
     return header is not None and header.is_fresh_for(spec.inputs_sha256())
 
 
+def edited_lock_error(repo: Repo, name: str, header: LockHeader) -> DeclarationError:
+    return DeclarationError(
+        repo.relative(header.files[0]), "the lock no longer matches the lock-sha256 it records: it was edited "
+        "by hand (its header or packages) or a write was interrupted", field="lock-sha256",
+        fix=f"run envlock lock {name} to regenerate it from the declaration",
+    )
+
+
 def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgrade_all: bool = False,
              platforms: tuple[str, ...] = (), write: bool = True, jobs: int = 4,
-             show_progress: bool = True) -> list[LockOutcome]:
+             show_progress: bool = True, refuse_edited: bool = False) -> list[LockOutcome]:
     """Lock what is stale (or what -P/-U asks for). With write=False nothing is written: stale locks
-    are reported as WOULD_CHANGE without a solve, and only -P/-U solve to compare with the files."""
+    are reported as WOULD_CHANGE without a solve, and only -P/-U solve to compare with the files.
+    `refuse_edited` (build): a hand-edited lock is an error, not relocked."""
     from envlock.locking import LockRequest, lock_environment
 
     settings = load_settings(repo.root)
@@ -88,6 +99,8 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
     outcomes: dict[str, LockOutcome] = {}
     for spec in specs:
         header = read_header(spec.folder)
+        if refuse_edited and header is not None and not header.is_untouched:
+            raise edited_lock_error(repo, spec.name, header)
         fresh = header is not None and header.is_fresh_for(spec.inputs_sha256())
         if fresh and not upgrade_all and not wanted:
             outcomes[spec.name] = _unchanged(spec, read_lock(spec.name, spec.folder))
@@ -146,14 +159,29 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
 
 
 def _write_lock(root: Path, folder: Path, files: dict[Path, str]) -> None:
-    """Write the new lock files together and drop lock files the new lock no longer has."""
+    """Write the new lock files as one unit and drop lock files the new lock no longer has.
+
+    The main file (conda-lock.yml or requirements.txt) records the hash of the whole set and is
+    replaced last, after the others are in place and obsolete ones are gone: a kill at any moment
+    leaves either the new set or a set whose hash shows the mix (relocked by the next run).
+    """
     present = [folder / IMAGE_LOCK_FILE, folder / CONDA_LOCK_FILE, folder / REQUIREMENTS_TXT,
                *folder.glob("requirements-*.txt"), folder / CONTEXT_LOCK_FILE,
                *(p for p in (folder / LOCKS_DIR).rglob("*") if p.is_file())]
     obsolete = [path for path in present if path.exists() and path not in files]
-    atomic_write_many(files, root=root)
+    # a build context's context-lock.yml records its installs' hashes: it goes very last
+    main = {path: text for path, text in sorted(files.items(), key=lambda item: item[0].name == CONTEXT_LOCK_FILE)
+            if path.name in (*MAIN_FILES, CONTEXT_LOCK_FILE, IMAGE_LOCK_FILE)}
+    atomic_write_many({path: text for path, text in files.items() if path not in main}, root=root)
+    # while one of these exists, readers read nothing else
+    preferred = (folder / CONTEXT_LOCK_FILE, folder / IMAGE_LOCK_FILE, folder / CONDA_LOCK_FILE)
     for path in obsolete:
-        remove(root, path)
+        if path not in preferred and not any(p in main for p in preferred):
+            remove(root, path)
+    atomic_write_many(main, root=root)
+    for path in obsolete:
+        if path.exists():
+            remove(root, path)
 
 
 def _for_platforms(spec: EnvironmentSpec, platforms: tuple[str, ...]) -> EnvironmentSpec:

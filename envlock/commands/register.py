@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from envlock import __version__
 from envlock.commands.build import rendered_for
-from envlock.errors import EXIT_FINDINGS, EXIT_UNREACHABLE, EnvlockError
+from envlock.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_UNREACHABLE, EnvlockError
 from envlock.gitinfo import current_commit
 from envlock.progress import Progress
 from envlock.refs import format_reference
@@ -44,10 +44,12 @@ class Registration:
 
 
 def exit_code(registrations: list[Registration]) -> int:
-    """0 when all registered; 4 when every failure was an unreachable registry; else 1."""
+    """0 when all registered; 2 or 4 when every failure was bad input or an unreachable registry; else 1."""
     failed = [r for r in registrations if r.failed]
     if not failed:
         return 0
+    if all(r.exit_code == EXIT_BAD_INPUT for r in failed):
+        return EXIT_BAD_INPUT  # every failure was bad input (an edited lock, an invalid declaration)
     return EXIT_UNREACHABLE if all(r.exit_code == EXIT_UNREACHABLE for r in failed) else EXIT_FINDINGS
 
 
