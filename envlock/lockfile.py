@@ -135,7 +135,7 @@ class LockHeader:
 
 _CONDA_HASH_LINE = re.compile(r"^ *envlock\.lock-sha256: *'?([0-9a-f]*)'? *\n", re.MULTILINE)
 _REQUIREMENTS_HASH_LINE = re.compile(r"^# envlock-lock-sha256: ([0-9a-f]*) *\n", re.MULTILINE)
-HASH_PLACEHOLDER = "0" * 64
+HASH_PLACEHOLDER = "f" * 64  # dumped unquoted, like a real digest
 
 
 def lock_sha256(files: list[tuple[str, str]]) -> tuple[str, str | None]:
