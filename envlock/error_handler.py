@@ -8,7 +8,6 @@ there is no repository or it cannot be written).
 from __future__ import annotations
 
 import platform
-import re
 import sys
 import tempfile
 import traceback
@@ -20,15 +19,14 @@ from envlock import __version__
 from envlock.errors import EXIT_UNEXPECTED, EnvlockError
 from envlock.fsutil import atomic_write
 from envlock.repo import find_repo
+from envlock.secrets import mask
 
 STATE_DIR = ".envlock"
 LOG_NAME = "envlock.log"
-# user:password@ in a URL on the command line never reaches the log
-_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
 
 def report_envlock_error(error: EnvlockError) -> int:
-    click.echo(f"envlock: error: {error.message}", err=True)
+    click.echo(f"envlock: error: {mask(error.message)}", err=True)
     return error.exit_code
 
 
@@ -36,7 +34,7 @@ def report_unexpected(error: BaseException, directory: Path | None, verbose: boo
     """One line on stderr, the traceback in a log file; the exit code for an unexpected error."""
     details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     log = _write_log(directory, details)
-    summary = f"{type(error).__name__}: {error}".splitlines()[0][:200]
+    summary = mask(f"{type(error).__name__}: {error}".splitlines()[0][:200])
     where = f"the traceback is in {log}" if log else "no log could be written"
     click.echo(f"envlock: unexpected error ({summary}); {where}; please report it", err=True)
     if verbose:
@@ -45,10 +43,10 @@ def report_unexpected(error: BaseException, directory: Path | None, verbose: boo
 
 
 def _write_log(directory: Path | None, details: str) -> Path | None:
-    command = " ".join(_URL_CREDENTIALS.sub("***@", arg) for arg in sys.argv)
+    command = mask(" ".join(sys.argv))  # credentials on the command line never reach the log
     text = (
         f"envlock {__version__}, Python {platform.python_version()} on {platform.platform()}\n"
-        f"command: {command}\n\n{details}"
+        f"command: {command}\n\n{mask(details)}"
     )
     repo_root = _repo_root(directory)
     if repo_root is not None:

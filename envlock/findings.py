@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from envlock.secrets import mask
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -18,4 +20,4 @@ class Finding:
 
     def format(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "")
-        return f"{self.severity}: {where}: {self.environment}: {self.message} (fix: {self.fix})"
+        return mask(f"{self.severity}: {where}: {self.environment}: {self.message} (fix: {self.fix})")

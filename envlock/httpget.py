@@ -13,6 +13,7 @@ from email.message import Message
 from typing import IO
 
 from envlock.errors import ServiceUnreachable
+from envlock.secrets import mask
 
 
 class FetchError(ServiceUnreachable):
@@ -57,9 +58,15 @@ def http_stream(url: str, headers: dict[str, str] | None = None, timeout: float 
         return
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
-        raise FetchError(f"cannot reach {urllib.parse.urlsplit(url).netloc}: {reason}") from None
+        raise FetchError(mask(f"cannot reach {_host(url)}: {reason}")) from None
     with response:
         try:
             yield response.status, response.headers, response
         except OSError as error:  # the connection broke while the caller was reading
-            raise FetchError(f"lost the connection to {urllib.parse.urlsplit(url).netloc}: {error}") from None
+            raise FetchError(mask(f"lost the connection to {_host(url)}: {error}")) from None
+
+
+def _host(url: str) -> str:
+    """host[:port] of a URL, without any user:password@ in front."""
+    parts = urllib.parse.urlsplit(url)
+    return (parts.hostname or "") + (f":{parts.port}" if parts.port else "")

@@ -200,9 +200,33 @@ def render_lock_files(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str]]:
 
         hint = "The packages the image holds, read from its layers; envlock diff/verify/outdated compare them."
         return render_image_lock(lock, lock.inventory, _header_lines(lock, hint), folder)
+    lock = _without_machine_details(lock)
     if lock.kind is Kind.IMAGE_CONDA:
         return _render_conda_lock(lock, folder)
     return _render_requirements(lock, folder)
+
+
+def _without_machine_details(lock: Lock) -> Lock:
+    """Credentials and local paths never reach a lock: a file's URL loses its user:password@
+    (it was read through a credentialed index); a local URL or a credentialed channel is refused."""
+    from dataclasses import replace
+
+    from envlock.errors import EnvlockError
+    from envlock.secrets import has_credentials, is_local_url, mask, strip_credentials
+
+    for channel in lock.channels:
+        if has_credentials(channel) or is_local_url(channel):
+            raise EnvlockError(f"{lock.name}: channel {mask(channel)} carries credentials or a local path; "
+                               "name the canonical channel and read it through mirrors: in envlock.yaml")
+    packages = []
+    for package in lock.packages:
+        url = strip_credentials(package.url) if package.url else package.url
+        if url and (is_local_url(url) or has_credentials(url)):
+            raise EnvlockError(f"{lock.name}: {package.name} would be locked to {mask(url)}, a local or "
+                               "credentialed URL no other machine can use; read it through a mirror "
+                               "(mirrors: in envlock.yaml) so the lock keeps the canonical URL")
+        packages.append(package if url == package.url else replace(package, url=url))
+    return replace(lock, packages=tuple(packages))
 
 
 def _header_lines(lock: Lock, install_hint: str) -> list[str]:

@@ -9,19 +9,21 @@ from typing import Any
 
 import click
 
+from envlock.secrets import mask
+
 
 def echo_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     cells = [[str(h) for h in headers]] + [[("" if c is None else str(c)) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for index, row in enumerate(cells):
-        click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        click.echo(mask("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()))
         if index == 0:
             click.echo("  ".join("-" * w for w in widths))
 
 
 def echo_json(value: Any) -> None:
     """JSON for CI; dataclasses (findings, changes, results) are written as their fields."""
-    click.echo(json.dumps(value, indent=2, sort_keys=True, default=_as_json))
+    click.echo(mask(json.dumps(value, indent=2, sort_keys=True, default=_as_json)))
 
 
 def _as_json(value: Any) -> Any:

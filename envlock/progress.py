@@ -11,6 +11,7 @@ import threading
 import time
 
 from envlock.output import verbosity
+from envlock.secrets import mask
 
 
 class Progress:
@@ -46,9 +47,9 @@ class Progress:
 
     def _write(self, line: str) -> None:
         if self.verbose:
-            sys.stderr.write(line + "\n")
+            sys.stderr.write(mask(line) + "\n")
         elif self.transient:
-            sys.stderr.write("\r\033[K" + line)
+            sys.stderr.write("\r\033[K" + mask(line))
             self._shown = True
         else:
             return

@@ -16,6 +16,7 @@ from envlock.fsutil import safe_path
 from envlock.hashing import sha256_json
 from envlock.kinds import Kind
 from envlock.repo import ENV_FILE, Repo
+from envlock.secrets import has_credentials, is_local_url, mask
 from envlock.settings import EnvironmentSettings, Settings, load_settings
 from envlock.yamlio import declaration_error, load_yaml, reject_unknown_keys
 
@@ -37,6 +38,8 @@ AML_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,254}$")
 TEMPLATED = re.compile(r"\{\{.*?\}\}")
 SPEC_NAME = re.compile(r"^\s*([A-Za-z0-9_.\-]+(?:\[[^\]]*\])?)")
 GIT_COMMIT = re.compile(r"@[0-9a-f]{40}(#.*)?$")
+# A bare URL (pip accepts it without "name @"), e.g. git+https://host/repo.git@<sha>.
+URL_REQUIREMENT = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 INDEX_OPTIONS = ("--index-url", "-i", "--extra-index-url", "--find-links", "-f", "--trusted-host")
 
 
@@ -231,6 +234,16 @@ def _load_conda_file(
         raise declaration_error(path, ["channels"], "channels must be a non-empty list",
                                 "add channels: [conda-forge]")
     for index, channel in enumerate(channels):
+        if has_credentials(channel):
+            raise declaration_error(path, ["channels", index], f"channel '{mask(channel)}' carries credentials, "
+                                    "which would be copied into the lock, the rendered file and the registry",
+                                    "name the channel without them and read it through a mirror in "
+                                    "envlock.yaml (mirrors: {NAME: URL}), which is never written anywhere")
+        if is_local_url(channel):
+            raise declaration_error(path, ["channels", index], f"channel '{channel}' is a local path, which "
+                                    "would put this machine's paths in every package URL of the lock",
+                                    "name the canonical channel (e.g. conda-forge) and point envlock.yaml "
+                                    "mirrors at the local copy: mirrors: {conda-forge: /srv/conda-forge}")
         if channel == "defaults":
             raise declaration_error(path, ["channels", index], "the 'defaults' channel cannot be locked "
                                     "reproducibly (it expands to several Anaconda channels)",
@@ -270,39 +283,61 @@ def _load_requirements(path: Path, problems: list[PolicyProblem]) -> tuple[str, 
 
 def _pip_requirement(path: Path, where: list[str | int] | int, value: Any,
                      problems: list[PolicyProblem]) -> str:
+    """One requirement, parsed by packaging: bad syntax is an error, unlockable forms are problems."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
     from envlock.yamlio import line_of
 
     line = where if isinstance(where, int) else None
     field = "requirements" if isinstance(where, int) else "dependencies.pip"
-    if not isinstance(value, str) or not value.strip():
-        raise DeclarationError(path, f"pip requirement {value!r} is not a string", field=field,
-                               line=line if line else line_of(path, where),  # type: ignore[arg-type]
-                               fix="write each pip requirement as a string, e.g. requests>=2.31")
-    text = value.strip()
 
-    def problem(message: str, fix: str) -> None:
-        found_line = line if line else line_of(path, where)  # type: ignore[arg-type]
-        problems.append(PolicyProblem(path, found_line, field, message, fix))
+    def found_line() -> int | None:
+        return line if line else line_of(path, where)  # type: ignore[arg-type]
+
+    def error(problem: str, fix: str) -> DeclarationError:
+        return DeclarationError(path, problem, field=field, line=found_line(), fix=fix)
+
+    if not isinstance(value, str) or not value.strip():
+        raise error(f"pip requirement {value!r} is not a string",
+                    "write each pip requirement as a string, e.g. requests>=2.31")
+    text = value.strip()
+    if "\n" in text or "\r" in text or "\x00" in text:
+        raise error(f"pip requirement {text.splitlines()[0]!r}... spans several lines",
+                    "write one requirement per list item (options such as --extra-index-url are not "
+                    "requirements: set pip_index_url in envlock.yaml)")
+
+    def problem(message: str, fix: str) -> str:
+        problems.append(PolicyProblem(path, found_line(), field, message, fix))
+        return text
 
     first = text.split()[0]
     if first in INDEX_OPTIONS or first.startswith(tuple(f"{o}=" for o in INDEX_OPTIONS)):
-        problem(f"'{text}': index options do not belong in a declaration",
-                "remove it and set pip_index_url in envlock.yaml")
-    elif first in ("-r", "-c", "--requirement", "--constraint"):
-        problem(f"'{text}': nested requirement files are not supported",
-                "list the requirements themselves")
-    elif first in ("-e", "--editable") or _is_local_path(text):
-        problem(f"'{text}' installs from a local path, which no other machine has",
-                "publish the package to an index and pin it, e.g. mypkg==1.2.3")
-    elif "git+" in text and not GIT_COMMIT.search(text.split(";")[0].strip()):
-        problem(f"'{text}' is a git URL without a pinned commit",
-                "pin the full 40-character commit: git+https://host/repo.git@<sha>")
+        return problem(f"'{mask(text)}': index options do not belong in a declaration",
+                       "remove it and set pip_index_url in envlock.yaml")
+    if first in ("-r", "-c", "--requirement", "--constraint"):
+        return problem(f"'{text}': nested requirement files are not supported", "list the requirements themselves")
+    if first in ("-e", "--editable") or is_local_url(text.split(" @ ", 1)[-1].strip()):
+        return problem(f"'{text}' installs from a local path, which no other machine has",
+                       "publish the package to an index and pin it, e.g. mypkg==1.2.3")
+    if first.startswith("-"):
+        raise error(f"'{text}': pip options are not requirements",
+                    "list only requirements; index settings go in envlock.yaml (pip_index_url)")
+    url = text.split(";")[0].strip() if URL_REQUIREMENT.match(text) else None
+    if url is None:
+        try:
+            url = Requirement(text).url
+        except InvalidRequirement as exc:
+            raise error(f"'{mask(text)}' is not a valid pip requirement: {str(exc).splitlines()[0]}",
+                        "write name, name==1.2.3, name[extra]>=1,<2; python_version>='3.10', or "
+                        "name @ https://host/file.whl") from None
+    if url and has_credentials(url):
+        raise error(f"'{mask(text)}' carries credentials, which would be stored in the lock and registry",
+                    "remove them; give the index in pip_index_url and let pip/uv read credentials "
+                    "from keyring or netrc on the machine that locks")
+    if url and "git+" in url and not GIT_COMMIT.search(url):
+        return problem(f"'{text}' is a git URL without a pinned commit",
+                       "pin the full 40-character commit: git+https://host/repo.git@<sha>")
     return text
-
-
-def _is_local_path(text: str) -> bool:
-    target = text.split("@", 1)[1].strip() if " @ " in text else text
-    return target.startswith(("./", "../", "/", "~", "file:", ".\\")) or target in (".", "..")
 
 
 def requirement_name(spec: str) -> str:
