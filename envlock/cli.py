@@ -105,7 +105,8 @@ def _repo(ctx: click.Context, jobs_only: bool = False) -> Repo:
               help="Exit 1 if any lock would change, and write nothing (uv's --locked). Without -P/-U this is "
                    "decided offline from the lock headers.")
 @dry_run_option("Show what would change; write nothing (exit 0).")
-@click.option("-j", "--jobs", default=4, show_default=True, help="Environments locked in parallel.")
+@click.option("-j", "--jobs", default=4, show_default=True, type=click.IntRange(min=1),
+              help="Environments locked in parallel.")
 @json_option()
 @click.pass_context
 def lock(ctx: click.Context, names: tuple[str, ...], upgrade_packages: tuple[str, ...], upgrade: bool,
@@ -287,8 +288,10 @@ def export(ctx: click.Context, reference: str, new_name: str | None, force: bool
                      "by exact version (azureml:NAME:VERSION), and is only hidden from listings and @latest;\n"
                      "versions that a current lock or a job YAML in the repository uses are never archived.")
 @names_argument
-@click.option("--keep", default=3, show_default=True, help="Always keep the newest N versions.")
-@click.option("--older-than", "older_than", type=float, metavar="DAYS", help="Only versions older than DAYS.")
+@click.option("--keep", default=3, show_default=True, type=click.IntRange(min=0),
+              help="Always keep the newest N versions.")
+@click.option("--older-than", "older_than", type=click.FloatRange(min=0), metavar="DAYS",
+              help="Only versions older than DAYS.")
 @dry_run_option("Only show what would be archived.")
 @click.option("--apply", is_flag=True, hidden=True, help="Accepted for 0.1 scripts; archiving is the default now.")
 @json_option("Print the versions as JSON.")

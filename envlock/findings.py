@@ -16,8 +16,9 @@ class Finding:
     message: str
     fix: str
     line: int | None = None
+    field: str | None = None  # the declaration field at fault, when there is one
 
 
     def format(self) -> str:
-        where = self.file + (f":{self.line}" if self.line else "")
+        where = self.file + (f":{self.line}" if self.line else "") + (f" (field '{self.field}')" if self.field else "")
         return mask(f"{self.severity}: {where}: {self.environment}: {self.message} (fix: {self.fix})")

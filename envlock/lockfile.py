@@ -407,8 +407,8 @@ def read_checked_lock(name: str, folder: Path) -> tuple[LockHeader, Lock] | None
     texts = [read_text(path, MAX_LOCK_BYTES) for path in files]
     header = _header_from_texts(files, texts)
     if files[0].name == CONDA_LOCK_FILE:
-        return header, _parsed(files[0], lambda: _conda_lock_from_text(name, texts[0], files[0]))
-    return header, _parsed(files[0], lambda: _requirements_from_texts(name, texts))
+        return header, _parsed(files[0], lambda: _conda_lock_from_text(name, texts[0], files[0]), name)
+    return header, _parsed(files[0], lambda: _requirements_from_texts(name, texts), name)
 
 
 def parse_lock_text(name: str, file_name: str, text: str, source: str | None = None) -> Lock:
@@ -420,17 +420,17 @@ def parse_lock_text(name: str, file_name: str, text: str, source: str | None = N
     label = source or file_name
     # any YAML file is conda-lock's format (a copy such as train-head.yml); the rest is requirements text
     if file_name == CONDA_LOCK_FILE or file_name.endswith((".yml", ".yaml")):
-        return _parsed(label, lambda: _conda_lock_from_text(name, text, label))
-    return _parsed(label, lambda: _requirements_from_texts(name, [text]))
+        return _parsed(label, lambda: _conda_lock_from_text(name, text, label), name)
+    return _parsed(label, lambda: _requirements_from_texts(name, [text]), name)
 
 
-def _parsed(source: Path | str, parse: Callable[[], Lock]) -> Lock:
+def _parsed(source: Path | str, parse: Callable[[], Lock], name: str) -> Lock:
     """Malformed lock content becomes one DeclarationError naming the file, never a traceback."""
     try:
         return parse()
     except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
         raise DeclarationError(source, f"is not a lock envlock can read ({type(exc).__name__}: {exc})",
-                               fix="regenerate it with envlock lock NAME (locks are written, not edited)"
+                               fix=f"regenerate it with envlock lock {name} (locks are written, not edited)"
                                ) from None
 
 
@@ -438,7 +438,7 @@ def _conda_lock_from_text(name: str, text: str, source: Path | str = CONDA_LOCK_
     data = parse_yaml(text, source)
     if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
         raise DeclarationError(source, "is not a conda-lock file: no metadata: mapping at the top level",
-                               fix="regenerate it with envlock lock NAME")
+                               fix=f"regenerate it with envlock lock {name}")
     meta = data["metadata"]
     custom = meta.get("custom_metadata") or {}
     packages = tuple(

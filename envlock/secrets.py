@@ -11,8 +11,6 @@ import urllib.parse
 
 MASK = "***"
 _USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s:]*(?::[^/@\s]*)?)@")
-# user:password@host without a scheme (a netloc in a message)
-_BARE_USERINFO = re.compile(r"(?<![\w/:.@-])[\w.%+-]+:[^\s/@:]+@(?=[\w-]+[.:\w-]*)")
 _TOKEN_PATH = re.compile(r"(?P<prefix>://[^/\s]+(?:/[^\s]*?)?/t/)(?P<token>[^/\s]+)")
 _SECRET_QUERY = re.compile(
     r"(?P<key>[?&](?:token|access_token|sig|signature|key|secret|password|passwd|pwd|api_key|apikey|code)=)"
@@ -24,7 +22,6 @@ def mask(text: str) -> str:
     if "@" not in text and "?" not in text and "/t/" not in text:
         return text
     text = _USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", text)
-    text = _BARE_USERINFO.sub(f"{MASK}@", text)
     text = _TOKEN_PATH.sub(lambda m: f"{m['prefix']}{MASK}", text)
     return _SECRET_QUERY.sub(lambda m: f"{m['key']}{MASK}", text)
 

@@ -7,6 +7,7 @@ its provenance there).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ SETTINGS_FILE = "envlock.yaml"
 DEFAULT_PLATFORMS = ("linux-64",)
 DEFAULT_PIP_INDEX_URL = "https://pypi.org/simple"
 
+VIRTUAL_VERSION = re.compile(r"^[0-9]+(\.[0-9A-Za-z_]+)*$")
+VIRTUAL_EXAMPLES = {"__glibc": "2.28", "__osx": "11.0", "__cuda": "12.1", "__win": "0", "__linux": "5.10"}
 ENVIRONMENT_KEYS = ("platforms", "virtual_packages", "python", "provenance")
 ROOT_KEYS = ("platforms", "virtual_packages", "mirrors", "image_mirrors", "pip_index_url", "registry",
              "environments")
@@ -116,7 +119,10 @@ def load_settings(root: Path) -> Settings:
             )
         values["pip_index_url"] = url.rstrip("/")
     if "registry" in data:
-        values["registry"] = str(data["registry"])
+        if not isinstance(data["registry"], str) or not data["registry"].strip():
+            raise declaration_error(path, ["registry"], "registry must be a registry URL",
+                                    "for example registry: sqlite:.envlock/registry.db or registry: azureml")
+        values["registry"] = data["registry"].strip()
     if "environments" in data:
         per_environment = _mapping(path, ["environments"], data["environments"])
         values["per_environment"] = {
@@ -163,6 +169,11 @@ def _virtual_packages(path: Path, key_path: list[str], value: Any) -> dict[str, 
             raise declaration_error(
                 path, [*key_path, str(name)], f"'{name}' needs a version",
                 f"write {name}: '<version>' with the version quoted",
+            )
+        if not VIRTUAL_VERSION.match(str(version)):
+            raise declaration_error(
+                path, [*key_path, str(name)], f"'{version}' is not a version for {name}",
+                f"write a version such as {name}: '{VIRTUAL_EXAMPLES.get(str(name), '1.0')}'",
             )
         result[str(name)] = str(version)
     return result

@@ -18,7 +18,7 @@ from envlock.kinds import Kind
 from envlock.repo import ENV_FILE, Repo
 from envlock.secrets import has_credentials, is_local_url, mask
 from envlock.settings import EnvironmentSettings, Settings, load_settings
-from envlock.yamlio import declaration_error, load_yaml, reject_unknown_keys
+from envlock.yamlio import declaration_error, load_yaml, read_text, reject_unknown_keys
 
 if TYPE_CHECKING:
     from envlock.buildcontext import ContextDeclaration
@@ -125,6 +125,14 @@ def load_environment(repo: Repo, name: str, settings: Settings | None = None) ->
     tags = data.get("tags") or {}
     if not isinstance(tags, dict):
         raise declaration_error(env_path, ["tags"], "tags must be a mapping", "write tags as key: value pairs")
+    for key, value in tags.items():
+        if isinstance(value, (dict, list)) or value is None:
+            raise declaration_error(env_path, ["tags", str(key)], f"tag '{key}' must have a text value",
+                                    f"write {key}: 'text' (AML tags are strings)", field=f"tags.{key}")
+    description = data.get("description")
+    if description is not None and not isinstance(description, (str, int, float)):
+        raise declaration_error(env_path, ["description"], "description must be text",
+                                "write description: 'one line of text'")
     env_settings = settings.for_environment(name, folder)
     requirements_path = folder / REQUIREMENTS_IN
     problems: list[PolicyProblem] = []
@@ -272,7 +280,7 @@ def _load_conda_file(
 
 def _load_requirements(path: Path, problems: list[PolicyProblem]) -> tuple[str, ...]:
     requirements = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in enumerate(read_text(path).splitlines(), start=1):
         line = raw.split(" #")[0].strip() if not raw.lstrip().startswith("#") else ""
         if line:
             requirements.append(_pip_requirement(path, number, untemplated(line), problems))

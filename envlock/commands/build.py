@@ -45,6 +45,9 @@ def rendered_for(repo: Repo, names: list[str]) -> list[RenderedEnvironment]:
 
 
 def run_build(repo: Repo, names: list[str], *, show_progress: bool = True) -> BuildResult:
+    for name in names:  # before anything is locked: a build folder linked outside stops the run unchanged
+        safe_path(repo.root, repo.build_dir / name)
+        safe_path(repo.root, repo.build_dir / MANIFEST)
     outcomes = run_lock(repo, names, show_progress=show_progress, refuse_edited=True)
     rendered = rendered_for(repo, names)
     for environment in rendered:

@@ -20,12 +20,24 @@ def run_check(repo: Repo, names: list[str], *, strict: bool = False) -> list[Fin
     try:
         settings = load_settings(repo.root)
     except DeclarationError as exc:
-        return [Finding("*", "invalid-declaration", "error", exc.path, exc.problem, exc.fix or "",
-                        exc.line)]
+        return [Finding("*", "invalid-declaration", "error", repo.relative(exc.path), exc.problem, exc.fix or "",
+                        exc.line, exc.field)]
     findings: list[Finding] = []
+    if not names:
+        return [_nothing_declared(repo)]
     for name in names:
         findings += _check_environment(repo, name, settings, strict)
     return findings
+
+
+def _nothing_declared(repo: Repo) -> Finding:
+    """A gate that found nothing to check has not passed: say where declarations were looked for."""
+    misnamed = sorted(repo.relative(p) for p in repo.environments_dir.glob("*/*")
+                      if p.name in ("env.yaml", "environment.yml", "environment.yaml", "env.yml.txt"))
+    hint = f" ({', '.join(misnamed)} must be named env.yml)" if misnamed else ""
+    return Finding("*", "no-environments", "error", repo.relative(repo.environments_dir),
+                   f"no environment declared: no environments/<name>/env.yml{hint}",
+                   "add environments/<name>/env.yml (an AML environment YAML), or run from the right repository")
 
 
 def _check_environment(repo: Repo, name: str, settings: Settings, strict: bool) -> list[Finding]:
@@ -34,9 +46,9 @@ def _check_environment(repo: Repo, name: str, settings: Settings, strict: bool) 
         spec = load_environment(repo, name, settings)
     except DeclarationError as exc:
         return [Finding(name, "invalid-declaration", "error", relative(exc.path), exc.problem,
-                        exc.fix or "", exc.line)]
+                        exc.fix or "", exc.line, exc.field)]
     findings = [
-        Finding(name, "unpinned-pip", "error", relative(p.path), p.message, p.fix, p.line)
+        Finding(name, "unpinned-pip", "error", relative(p.path), p.message, p.fix, p.line, p.field)
         for p in spec.policy_problems
     ]
     env_file = relative(spec.env_file)

@@ -14,6 +14,8 @@ from envlock.refs import parse_reference
 from envlock.registries import Registry
 from envlock.repo import Repo
 from envlock.settings import load_settings
+from envlock.spec import AML_NAME
+from envlock.yamlio import MAX_LOCK_BYTES, read_text
 
 IMAGE_SOURCE = "image:"
 CURATED_SOURCE = "curated:"
@@ -36,7 +38,7 @@ def load_source(repo: Repo, source: str, platform: str, registry_opener: object)
     if path.is_dir() and ((path / "conda-meta").is_dir() or (path / "bin" / "python").exists()):
         return probe(str(path), label=source)[0]
     if path.is_file():
-        lock = parse_lock_text(path.stem, path.name, path.read_text(encoding="utf-8"))
+        lock = parse_lock_text(path.stem, path.name, read_text(path, MAX_LOCK_BYTES), source=source)
         return from_lock(lock, platform, source)
     if source.startswith("azureml:") or source.startswith("azureml://"):
         ref = parse_reference(source)
@@ -71,13 +73,31 @@ def image_packages(repo: Repo, image: str, label: str) -> PackageSet:
 
 
 def _lock_at_revision(repo: Repo, name: str, revision: str) -> Lock:
+    if not AML_NAME.match(name):
+        raise UsageError(f"'{name}@{revision}': '{name}' is not an environment name")
+    commit = _commit_of(repo, name, revision)
     folder = f"{repo.environments_dir.relative_to(repo.root)}/{name}"
     for file_name in (IMAGE_LOCK_FILE, CONDA_LOCK_FILE, REQUIREMENTS_TXT):
-        result = subprocess.run(["git", "-C", str(repo.root), "show", f"{revision}:{folder}/{file_name}"],
-                                capture_output=True, text=True)
+        result = subprocess.run(["git", "-C", str(repo.root), "show", f"{commit}:{folder}/{file_name}"],
+                                capture_output=True)
         if result.returncode == 0:
-            return parse_lock_text(name, file_name, result.stdout)
+            text = result.stdout.decode("utf-8", errors="replace")
+            return parse_lock_text(name, file_name, text, source=f"{name}@{revision}:{folder}/{file_name}")
     raise EnvlockError(f"{name}@{revision}: no lock for {name} at git revision {revision}")
+
+
+def _commit_of(repo: Repo, name: str, revision: str) -> str:
+    """The commit a user's revision names, asked of git with options ended: never an option itself."""
+    if not revision or revision.startswith("-") or any(c in revision for c in "\0\n\r:"):
+        raise UsageError(f"'{name}@{revision}': '{revision}' is not a git revision; give a commit, branch or "
+                         f"tag, e.g. {name}@HEAD~1 or {name}@v1.2")
+    result = subprocess.run(["git", "-C", str(repo.root), "rev-parse", "--verify", "--quiet", "--end-of-options",
+                             f"{revision}^{{commit}}"], capture_output=True, text=True)
+    commit = result.stdout.strip()
+    if result.returncode != 0 or not commit:
+        raise UsageError(f"'{name}@{revision}': git knows no commit '{revision}' in {repo.root}; give a commit, "
+                         f"branch or tag (git log --oneline lists them)")
+    return commit
 
 
 def run_diff(repo: Repo, first: str, second: str, platform: str, registry_opener: object) -> list[Change]:

@@ -25,12 +25,12 @@ def run_export(repo: Repo, registry: Registry, reference: str, *, new_name: str 
     ref = parse_reference(reference)
     if ref.version is None:
         raise UsageError(f"'{reference}': export needs an exact version, e.g. {ref.name}:3")
+    name = new_name or ref.name
+    if not AML_NAME.match(name):
+        raise UsageError(f"'{name}' is not a valid AML environment name; use letters, digits, '-', '_' or '.'")
     stored = registry.get_version(ref.name, ref.version)
     if stored is None:
         raise EnvlockError(f"{ref.name}:{ref.version} is not registered in {registry.url}")
-    name = new_name or ref.name
-    if not AML_NAME.match(name):
-        raise UsageError(f"'{name}' is not a valid AML environment name")
     folder = repo.environments_dir / name
     if folder.exists() and not force:
         raise EnvlockError(f"{folder.relative_to(repo.root)} already exists; pass --force to replace it "

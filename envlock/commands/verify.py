@@ -11,6 +11,7 @@ from envlock.lockfile import parse_lock_text, read_lock
 from envlock.packages import Change, PackageSet, compare, from_lock
 from envlock.repo import Repo, find_repo
 from envlock.solvers.pip_uv import normalize_name
+from envlock.yamlio import MAX_LOCK_BYTES, read_text
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ def run_verify(name: str | None, lock_file: Path | None, *, from_file: Path | No
     else:
         observed, platform = probe(python)
     if lock_file is not None:
-        lock = parse_lock_text(lock_file.stem, lock_file.name, lock_file.read_text(encoding="utf-8"))
+        lock = parse_lock_text(lock_file.stem, lock_file.name, read_text(lock_file, MAX_LOCK_BYTES),
+                               source=str(lock_file))
         label = str(lock_file)
     elif name is not None:
         repo: Repo = find_repo(repo_dir)
