@@ -64,6 +64,7 @@ def api(requirements: str | bytes, python: str = "'3.12'") -> dict[str, str | by
 E = "envlock.yaml"
 ENV = "environments/train/env.yml"
 CONDA = "environments/train/conda.yaml"
+XLOCK = "{root}/x/conda-lock.yml"  # a lock file outside environments/, by absolute path
 
 ROWS: list[Row] = [
     # ------------------------------------------------------------ envlock.yaml
@@ -134,7 +135,8 @@ ROWS: list[Row] = [
         words=(ENV, ":2", "image", "string")),
     row("env-image-list", train(env="name: train\nimage: [a]\nconda_file: conda.yaml\n"), "check",
         words=(ENV, ":2", "image")),
-    row("env-tags-list", train(env=TRAIN_ENV + "tags: [a, b]\n"), "check", words=(ENV, ":4", "field 'tags'", "mapping")),
+    row("env-tags-list", train(env=TRAIN_ENV + "tags: [a, b]\n"), "check",
+        words=(ENV, ":4", "field 'tags'", "mapping")),
     row("env-tag-value-list", train(env=TRAIN_ENV + "tags:\n  team: [a, b]\n"), "check",
         words=(ENV, ":5", "tags.team", "fix")),
     row("env-tag-value-mapping", train(env=TRAIN_ENV + "tags:\n  team: {a: 1}\n"), "check",
@@ -146,7 +148,8 @@ ROWS: list[Row] = [
         words=(ENV, ":3", "field 'conda_file'", "outside the repository")),
     row("env-conda-file-dotdot", train(env=TRAIN_ENV.replace("conda.yaml", "../../../x.yaml")), "check",
         words=(ENV, ":3", "conda_file", "outside")),
-    row("env-conda-file-int", train(env=TRAIN_ENV.replace("conda.yaml", "5")), "check", words=(ENV, ":3", "conda_file")),
+    row("env-conda-file-int", train(env=TRAIN_ENV.replace("conda.yaml", "5")), "check",
+        words=(ENV, ":3", "conda_file")),
     row("env-conda-file-folder", train(env=TRAIN_ENV.replace("conda.yaml", ".")), "check",
         words=(ENV, ":3", "conda_file")),
     row("env-not-utf8", train(env=NOT_UTF8), "check", words=(ENV, ":2", "UTF-8", "fix")),
@@ -166,8 +169,9 @@ ROWS: list[Row] = [
         words=(CONDA, ":1", "channels")),
     row("conda-channels-defaults", train(conda="channels: [defaults]\ndependencies: [python]\n"), "check",
         words=(CONDA, ":1", "defaults", "conda-forge")),
-    row("conda-channel-credentials", train(conda="channels: ['https://u:SECRET@c.internal/f']\ndependencies: [python]\n"),
-        "check", words=(CONDA, ":1", "credentials", "mirrors")),
+    row("conda-channel-credentials",
+        train(conda="channels: ['https://u:SECRET@c.internal/f']\ndependencies: [python]\n"), "check",
+        words=(CONDA, ":1", "credentials", "mirrors")),
     row("conda-channel-file-url", train(conda="channels: ['file:///srv/forge']\ndependencies: [python]\n"), "check",
         words=(CONDA, ":1", "local path", "mirrors")),
     row("conda-dependencies-missing", train(conda="channels: [conda-forge]\n"), "check",
@@ -190,7 +194,8 @@ ROWS: list[Row] = [
         words=(CONDA, ":5", "dependencies.pip", "one requirement per list item")),
     row("pip-newline-option-lock", pip('"six==1.16.0\\n--extra-index-url https://evil.example/simple"'), "lock",
         words=(CONDA, ":5", "one requirement per list item")),
-    row("pip-invalid", pip("'numpy>=>1'"), "check", words=(CONDA, ":5", "dependencies.pip", "not a valid pip requirement")),
+    row("pip-invalid", pip("'numpy>=>1'"), "check",
+        words=(CONDA, ":5", "dependencies.pip", "not a valid pip requirement")),
     row("pip-int", pip("5"), "check", words=(CONDA, ":5", "dependencies.pip", "string")),
     row("pip-empty", pip("''"), "check", words=(CONDA, ":5", "dependencies.pip")),
     row("pip-unknown-option", pip("--pre"), "check", words=(CONDA, ":5", "options are not requirements")),
@@ -217,17 +222,17 @@ ROWS: list[Row] = [
         words=("conda-lock.yml", "envlock lock train")),
     row("lock-list-register", {**train(), "environments/train/conda-lock.yml": LIST_LOCK}, "register",
         words=("conda-lock.yml", "envlock lock train")),
-    row("lock-list-diff", {**train(), "x/conda-lock.yml": LIST_LOCK}, "diff", "{root}/x/conda-lock.yml", "{root}/x/conda-lock.yml",
+    row("lock-list-diff", {**train(), "x/conda-lock.yml": LIST_LOCK}, "diff", XLOCK, XLOCK,
         words=("conda-lock.yml", "fix")),
-    row("lock-binary-diff", {"x/conda-lock.yml": BINARY}, "diff", "{root}/x/conda-lock.yml", "{root}/x/conda-lock.yml",
+    row("lock-binary-diff", {"x/conda-lock.yml": BINARY}, "diff", XLOCK, XLOCK,
         words=("conda-lock.yml", "fix")),
     row("lock-no-packages-key-diff", {"x/conda-lock.yml": "version: 1\nmetadata: {platforms: 5}\n"}, "diff",
-        "{root}/x/conda-lock.yml", "{root}/x/conda-lock.yml", words=("conda-lock.yml", "fix")),
-    row("lock-list-verify", {"x/conda-lock.yml": LIST_LOCK}, "verify", "--lock", "{root}/x/conda-lock.yml",
+        XLOCK, XLOCK, words=("conda-lock.yml", "fix")),
+    row("lock-list-verify", {"x/conda-lock.yml": LIST_LOCK}, "verify", "--lock", XLOCK,
         words=("conda-lock.yml", "fix")),
     row("lock-not-utf8-check", {**train(), "environments/train/conda-lock.yml": b"version: 1\n\xff\n"}, "check",
         words=("conda-lock.yml", "UTF-8")),
-    row("lock-bomb-verify", {"x/conda-lock.yml": BOMB}, "verify", "--lock", "{root}/x/conda-lock.yml",
+    row("lock-bomb-verify", {"x/conda-lock.yml": BOMB}, "verify", "--lock", XLOCK,
         words=("conda-lock.yml", "alias")),
     # ------------------------------------------------------------ command line
     row("gc-keep-negative", train(), "gc", "--keep", "-1", words=("--keep", "-1")),
