@@ -155,6 +155,19 @@ def remove_stale_temp_files(folder: Path) -> None:
             entry.unlink()
 
 
+def remove_stale_temp_dirs(prefix: str) -> None:
+    """Folders `<tmp>/<prefix><pid>-*` of envlock processes that no longer run (killed mid-solve)."""
+    base = Path(tempfile.gettempdir())
+    try:
+        entries = list(base.glob(f"{prefix}*"))
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)) and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 def _pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True

@@ -21,6 +21,7 @@ LOCK_TAG = "envlock.lock-sha256"
 DECLARATION_TAG = "envlock.declaration-sha256"
 PYTHON_TAG = "envlock.python"
 CONTEXT_DIR = "context"
+LOCK_VARIABLE = "ENVLOCK_LOCK_SHA256"  # also set inside the running job by conda
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,10 @@ def render_conda_file(name: str, lock: Lock) -> str:
     pip_lines = pip_requirement_lines(packages, separator=" ")
     if pip_lines:
         dependencies.append({"pip": pip_lines.splitlines()})
-    return dump_yaml({"name": name, "channels": list(lock.channels), "dependencies": dependencies})
+    # The lock hash as data (AML drops YAML comments): two locks never render the same content, so
+    # the service's immutable content turns a concurrent register of another lock into a 409.
+    return dump_yaml({"name": name, "channels": list(lock.channels), "dependencies": dependencies,
+                      "variables": {LOCK_VARIABLE: lock.lock_sha256}})
 
 
 def render_dockerfile(image: str) -> str:

@@ -12,7 +12,7 @@ from envlock.fsutil import atomic_write_many, remove, safe_path
 from envlock.kinds import DOCKERFILE, BuildContext, ImageOnly, ImageWithConda
 from envlock.refs import parse_reference
 from envlock.registries import Registry
-from envlock.render import ENV_SCHEMA, PYTHON_TAG
+from envlock.render import ENV_SCHEMA, LOCK_VARIABLE, PYTHON_TAG
 from envlock.repo import ENV_FILE, Repo
 from envlock.spec import AML_NAME, REQUIREMENTS_IN, load_environment
 from envlock.yamlio import dump_yaml
@@ -52,6 +52,10 @@ def run_export(repo: Repo, registry: Registry, reference: str, *, new_name: str 
             conda = yaml.safe_load(conda_file)
             if isinstance(conda, dict) and "name" in conda:
                 conda["name"] = name
+            if isinstance(conda, dict) and isinstance(conda.get("variables"), dict):
+                conda["variables"].pop(LOCK_VARIABLE, None)  # the new lock will name itself
+                if not conda["variables"]:
+                    del conda["variables"]
             files[folder / "conda.yaml"] = dump_yaml(conda)
         case ImageOnly(image=image):
             env_yml["image"] = image  # image only: the digest is the whole declaration

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from envlock import __version__
 from envlock.commands.build import rendered_for
 from envlock.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_UNREACHABLE, EnvlockError
-from envlock.gitinfo import current_commit
+from envlock.gitinfo import commits_for
+from envlock.kinds import ImageOnly
 from envlock.progress import Progress
 from envlock.refs import format_reference
 from envlock.registries import EnvironmentVersion, Registry, RegistryError, VersionExists, next_version
@@ -80,6 +81,11 @@ def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool
         if dry_run:
             return result(number, "would create")
         candidate = EnvironmentVersion(**{**draft.__dict__, "version": number})
+        # A PUT to an existing AML version with the same content updates its tags: never send one.
+        # A conda file or build context names its lock (ENVLOCK_LOCK_SHA256, the header), so AML
+        # refuses such a PUT with a 409; an image-only version does not, so its number is read first.
+        if isinstance(draft.content, ImageOnly) and registry.get_version(draft.name, number) is not None:
+            continue
         try:
             created = registry.create_version(candidate)
         except VersionExists:
@@ -87,8 +93,9 @@ def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool
         stored = registry.get_version(draft.name, number)
         if stored is None or not (stored.same_content(candidate) or stored.same_content(created)) \
                 or not created.same_content(candidate) or stored.lock_sha256 != lock_sha256:
-            raise RegistryError(f"{draft.name}:{number} was created but reads back different content; "
-                                "it was not overwritten; investigate before registering again")
+            raise RegistryError(f"{draft.name}:{number} reads back other content or another lock hash than "
+                                "this register sent: another writer changed it at the same moment; compare "
+                                f"envlock versions {draft.name} with the lock before registering again")
         return result(number, "created")
     raise RegistryError(f"{draft.name}: gave up after {MAX_ATTEMPTS} version conflicts; rerun register")
 
@@ -97,16 +104,16 @@ def run_register(repo: Repo, names: list[str], registry: Registry, *, dry_run: b
                  show_progress: bool = True) -> list[Registration]:
     """Every environment gets its own status: one that cannot be rendered or registered is
     reported as failed (with why) and the others still register."""
-    commit = current_commit(repo.root)
+    commits = commits_for(repo.root, {name: repo.environments_dir / name for name in names})
     registry_name = registry.url.split("azureml://registries/", 1)[1].strip("/") \
         if registry.url.startswith("azureml://registries/") else None
     progress = Progress(len(names), enabled=show_progress)
     results = []
     for name in names:
-        progress.start(name, "registering")
+        progress.start(name, f"waiting for {registry.url} to register")
         try:
             [environment] = rendered_for(repo, [name])
-            registration = register_one(registry, draft_version(environment, commit), dry_run=dry_run,
+            registration = register_one(registry, draft_version(environment, commits[name]), dry_run=dry_run,
                                         registry_name=registry_name)
         except EnvlockError as exc:
             registration = Registration(name, None, "", "failed", None, exc.message, exc.exit_code)

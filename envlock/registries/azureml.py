@@ -14,6 +14,7 @@ import yaml
 
 from envlock.errors import UsageError
 from envlock.extras import require_extra
+from envlock.httpget import network_limits
 from envlock.kinds import DOCKERFILE, BuildContext, EnvironmentContent, ImageOnly, ImageWithConda
 from envlock.registries import EnvironmentVersion, RegistryError, RegistryUnreachable, VersionExists
 
@@ -54,13 +55,17 @@ class AzureMLRegistry:
         credential = credential or DefaultAzureCredential()
         workspace = WORKSPACE_URL.match(url)
         registry = REGISTRY_URL.match(url)
+        limits = network_limits()
+        # azure-core's defaults are 300 s per read and 10 retries: a silent registry would block for minutes.
+        bounded: dict[str, Any] = {"connection_timeout": limits.connect_timeout, "read_timeout": limits.read_timeout,
+                   "retry_total": limits.retries}
         with _translated_errors(url):
             if workspace:
-                client = MLClient(credential, workspace["sub"], workspace["rg"], workspace["ws"])
+                client = MLClient(credential, workspace["sub"], workspace["rg"], workspace["ws"], **bounded)
             elif registry:
-                client = MLClient(credential, registry_name=registry["reg"])
+                client = MLClient(credential, registry_name=registry["reg"], **bounded)
             elif url in ("azureml", "azureml://"):
-                client = MLClient.from_config(credential, path=str(repo_root))
+                client = MLClient.from_config(credential, path=str(repo_root), **bounded)
                 url = (f"azureml://subscriptions/{client.subscription_id}/resourcegroups/"
                        f"{client.resource_group_name}/workspaces/{client.workspace_name}")
             else:
@@ -274,8 +279,9 @@ class _translated_errors:
                                 "  fix: run az login, or set AZURE_CLIENT_ID/AZURE_TENANT_ID/"
                                 "AZURE_CLIENT_SECRET for a service principal") from None
         if isinstance(error, (ServiceRequestError, ServiceResponseError)):
-            raise RegistryUnreachable(f"cannot reach {self.url}: {_short(error)}\n"
-                                "  fix: check the network and rerun; nothing was overwritten") from None
+            raise RegistryUnreachable(f"cannot reach {self.url}: {_short(error)} (gave up after "
+                                      f"{network_limits().describe()})\n"
+                                      "  fix: check the network and rerun; nothing was overwritten") from None
         if isinstance(error, HttpResponseError):
             unavailable = error.status_code is not None and (error.status_code >= 500 or error.status_code == 429)
             kind = RegistryUnreachable if unavailable else RegistryError

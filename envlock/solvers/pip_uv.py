@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,8 +21,10 @@ import tomllib
 
 from envlock.errors import ServiceUnreachable, SolveError, indent
 from envlock.extras import require_extra
+from envlock.fsutil import remove_stale_temp_dirs
 from envlock.lockfile import LockedPackage
 from envlock.platforms import TargetPlatform
+from envlock.processes import run_child
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ def _uv_binary_cached() -> str:
     return find_uv_bin()
 
 
+PIP_TEMP_PREFIX = "envlock-pip-"
+
+
 def uv_binary() -> str:
     # find_uv_bin reads sysconfig, whose first use is not thread-safe.
     with _uv_lookup:
@@ -62,7 +66,8 @@ def uv_binary() -> str:
 
 
 def resolve_pip(request: PipRequest) -> list[LockedPackage]:
-    with tempfile.TemporaryDirectory(prefix="envlock-pip-") as temp:
+    remove_stale_temp_dirs(PIP_TEMP_PREFIX)  # left by an envlock that was killed
+    with tempfile.TemporaryDirectory(prefix=f"{PIP_TEMP_PREFIX}{os.getpid()}-") as temp:
         folder = Path(temp)
         (folder / "requirements.in").write_text("\n".join(request.requirements) + "\n")
         (folder / "constraints.txt").write_text(
@@ -84,8 +89,8 @@ def resolve_pip(request: PipRequest) -> list[LockedPackage]:
             command += ["--upgrade-package", package]
         if request.upgrade_all:
             command.append("--upgrade")
-        result = subprocess.run(command, cwd=folder, env=_uv_environment(request.platform),
-                                capture_output=True, text=True)
+        result = run_child(command, cwd=folder, env=_uv_environment(request.platform),
+                           capture_output=True, text=True)
         if result.returncode != 0:
             message, unreachable = _explain_failure(result.stderr, request)
             raise (ServiceUnreachable if unreachable else SolveError)(message)

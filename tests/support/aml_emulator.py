@@ -79,6 +79,8 @@ class EmulatorState:
     blocks: dict[str, dict[str, bytes]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    # (name, version, tags before, tags after) for every accepted PUT on an existing version
+    updates: list[tuple[str, str, Any, Any]] = field(default_factory=list)
     page_size: int = 2
 
 
@@ -475,7 +477,9 @@ class _Handler(BaseHTTPRequestHandler):
                     "UserError",
                     f"Environment {name} with version {version} is already registered and cannot be changed.",
                 )
+            before = existing.properties.get("tags")
             existing.properties.update({k: v for k, v in properties.items() if k not in IMMUTABLE})
+            state.updates.append((name, version, before, existing.properties.get("tags")))
             return 200, self.emulator.version_resource(existing)
         entry = Version(scope, name, version, properties, _now())
         state.versions[(scope, name, version)] = entry
