@@ -279,7 +279,7 @@ class Outcome:
     row: Row
     exit_code: int
     output: str
-    traceback: bool
+    traceback: bool  # a crash: a traceback, or exit 3 (the unexpected-error handler)
     changed: list[str]
     outside_changed: bool
 
@@ -341,7 +341,8 @@ def run_row(entry: Row, base: Path) -> Outcome:
     after = _tree(root)
     changed = sorted(k for k in set(before) | set(after)
                      if before.get(k) != after.get(k) and not k.startswith((".envlock/registry.db", ".envlock/log")))
-    return Outcome(entry, result.exit_code, output, crashed or "Traceback (most recent call last)" in output,
+    crashed = crashed or result.exit_code == 3 or "Traceback (most recent call last)" in output
+    return Outcome(entry, result.exit_code, output, crashed,
                    changed, _tree(outside) != before_outside)
 
 
