@@ -22,6 +22,7 @@ import tomllib
 from envlock.errors import ServiceUnreachable, SolveError, indent
 from envlock.extras import require_extra
 from envlock.fsutil import remove_stale_temp_dirs
+from envlock.httpget import network_limits
 from envlock.lockfile import LockedPackage
 from envlock.platforms import TargetPlatform
 from envlock.processes import run_child
@@ -183,6 +184,10 @@ def _uv_environment(platform: TargetPlatform) -> dict[str, str]:
         if not key.startswith(("PIP_", "UV_")) or key in PASSED_THROUGH
     }
     environment["NO_COLOR"] = "1"
+    # uv waits 30 s per read and retries 3 times by default: envlock's limits apply to it as well
+    limits = network_limits()
+    environment.setdefault("UV_HTTP_TIMEOUT", str(max(1, round(limits.read_timeout))))
+    environment.setdefault("UV_HTTP_RETRIES", str(limits.retries))
     if platform.system == "osx":
         environment["MACOSX_DEPLOYMENT_TARGET"] = platform.virtual_version("__osx") or "12.0"
     return environment
