@@ -353,23 +353,33 @@ def read_header(folder: Path) -> LockHeader | None:
 def _header_from_texts(files: list[Path], texts: list[str]) -> LockHeader:
     actual, recorded = lock_sha256([(path.name, text) for path, text in zip(files, texts, strict=True)])
     if files[0].name == CONDA_LOCK_FILE:
+        # The hash covers every byte, so when it verifies these lines are exactly what envlock wrote:
+        # reading two values by pattern is safe, and a fraction of the cost of parsing the header.
         head = texts[0].partition(PACKAGE_SECTION)[0]
-        try:
-            document = yaml.load(head, Loader=_Loader) if "&" not in head else None
-        except yaml.YAMLError:
-            document = None
-        meta = document.get("metadata") if isinstance(document, dict) else None
-        custom_metadata = meta.get("custom_metadata") if isinstance(meta, dict) else None
-        custom = {
-            k[len(META_PREFIX):]: str(v) for k, v in (custom_metadata or {}).items()
-            if isinstance(k, str) and k.startswith(META_PREFIX)
-        } if isinstance(custom_metadata, dict) else {}
+        custom = {match[1]: _yaml_scalar(match[2]) for match in _CUSTOM_META.finditer(head)}
         return LockHeader(tuple(files), custom.get("inputs-sha256"), recorded, actual, custom.get("image"))
     metas = [_split_requirements(text)[0] for text in texts]
     first = metas[0]
     consistent = all(m.get("inputs-sha256") == first.get("inputs-sha256") for m in metas)
     return LockHeader(tuple(files), first.get("inputs-sha256") if consistent else None,
                       recorded, actual, first.get("image"), first.get("base-python"))
+
+
+_CUSTOM_META = re.compile(r"^ {2,}envlock\.(inputs-sha256|image): *(.*?) *$", re.MULTILINE)
+
+
+def _yaml_scalar(text: str) -> str:
+    """A one-line scalar as PyYAML's dumper writes it: plain, 'single' or "double" quoted."""
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1].replace("''", "'")
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        import json
+
+        try:
+            return str(json.loads(text))
+        except ValueError:
+            return text[1:-1]
+    return text
 
 
 def _split_requirements(text: str) -> tuple[dict[str, str], str]:

@@ -7,6 +7,7 @@ a few hundred bytes is refused instead of expanding into gigabytes downstream.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
     """A user's text file as UTF-8; too big, unreadable or not UTF-8 is a DeclarationError."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
+            # the size first: read(limit + 1) would allocate the whole limit for every small file
+            size = os.fstat(handle.fileno()).st_size
+            data = handle.read() if size <= limit else handle.read(limit + 1)
     except FileNotFoundError:
         raise DeclarationError(path, "file not found", fix="create it or correct the path") from None
     except IsADirectoryError:
