@@ -264,6 +264,12 @@ ROWS: list[Row] = [
     row("preflight-environment-int", {"jobs/train.yml": "$schema: https://azuremlschemas.azureedge.net/latest/"
                                       "commandJob.schema.json\ncommand: python x.py\nenvironment: 5\n"},
         "preflight", "--offline", code=1, words=("jobs/train.yml:3", "environment")),
+    row("binary-yml-anywhere-check", {**train(), "misc/blob.yml": BINARY, "jobs/x.yaml": NOT_UTF8}, "check",
+        code=1, words=("no lock file",)),
+    row("binary-yml-anywhere-preflight", {**train(), "misc/blob.yml": BINARY, "jobs/x.yaml": NOT_UTF8},
+        "preflight", "--offline", code=0, words=("jobs/x.yaml", "not scanned")),
+    row("binary-yml-anywhere-preflight-strict", {**train(), "misc/blob.yml": BINARY}, "preflight", "--offline",
+        "--strict", code=1, words=("misc/blob.yml", "not scanned")),
     # ------------------------------------------------------------ links leading out of the repository
     row("link-build-name", train(), "build", links={"build/train": "{outside}"}, words=("build/train", "symlink")),
     row("link-build", train(), "build", links={"build": "{outside}"}, words=("build", "symlink")),
