@@ -128,7 +128,7 @@ def kills(count: int, base: Path) -> dict[str, int]:
 
 def race(rounds: int, base: Path, emulator: AmlEmulator) -> dict[str, int]:
     figures = {"rounds": 0, "versions whose tag changed": 0, "false created": 0, "failed processes": 0,
-               "PUTs on an existing version": 0}
+               "idempotent PUTs on an existing version (same lock)": 0}
     repos = []
     for image_only in (False, True):
         first = make_repo(base / f"race-{image_only}-a", "linux-64", image_only)
@@ -150,13 +150,14 @@ def race(rounds: int, base: Path, emulator: AmlEmulator) -> dict[str, int]:
                 continue
             reports.append(json.loads(out)["train"])
         figures["rounds"] += 1
-        figures["PUTs on an existing version"] += len(emulator.state.updates)
+        figures["idempotent PUTs on an existing version (same lock)"] += sum(
+            1 for *_, before, after in emulator.state.updates
+            if (before or {}).get("envlock.lock-sha256") == (after or {}).get("envlock.lock-sha256"))
         stored = {v: emulator.workspace_version("train", v).properties.get("tags", {}).get("envlock.lock-sha256")
                   for v in emulator.version_numbers("train")}
-        first_tags = {}
-        for _name, version, before, _after in emulator.state.updates:
-            first_tags.setdefault(version, (before or {}).get("envlock.lock-sha256"))
-        figures["versions whose tag changed"] += sum(1 for v, t in first_tags.items() if stored.get(v) != t)
+        figures["versions whose tag changed"] += sum(
+            1 for *_, before, after in emulator.state.updates
+            if (before or {}).get("envlock.lock-sha256") != (after or {}).get("envlock.lock-sha256"))
         figures["false created"] += sum(1 for r in reports if stored.get(r["version"]) != r["lock_sha256"])
     return figures
 
