@@ -49,7 +49,8 @@ def test_two_locks_with_the_same_linux_content_race_without_overwriting(tmp_path
     assert sorted(stored) == ["1", "2"] and len(set(stored.values())) == 2
     for report in reports:  # each process reports a version that really carries its lock
         assert stored[report["version"]] == report["lock_sha256"]
-    assert sorted(r["status"] for r in reports).count("created") == 2
+    # both versions were created by someone; two processes sending the same lock may both say so
+    assert {r["version"] for r in reports if r["status"] == "created"} == {"1", "2"}
 
 
 def test_a_registry_that_never_answers_is_given_up_on_quickly_and_clearly(repo: RepoBuilder, aml: AmlEmulator) -> None:
