@@ -522,5 +522,66 @@ def verify(ctx: click.Context, name: str | None, lock_file: Path | None, from_fi
         sys.exit(EXIT_FINDINGS)
 
 
+FAIL_LEVELS = click.Choice(["low", "medium", "high", "critical"])
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print findings, ignored findings and coverage as JSON.")
+@click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the findings as SARIF 2.1.0 to FILE (GitHub code scanning).")
+@click.option("--fail-on", "fail_on", type=FAIL_LEVELS,
+              help="Exit 1 for findings at or above this level (default: audit.fail_on in envlock.yaml, "
+                   "else low). A record without a severity counts at every level.")
+@click.option("--offline-db", "offline_db", type=click.Path(path_type=Path),
+              help="Read an OSV export folder (JSON or YAML records) instead of the OSV service.")
+@click.option("--no-yanked", "no_yanked", is_flag=True, help="Skip the yanked-release check on the pip index.")
+@click.pass_context
+def audit(ctx: click.Context, names: tuple[str, ...], as_json: bool, sarif_file: Path | None,
+          fail_on: str | None, offline_db: Path | None, no_yanked: bool) -> None:
+    """Known vulnerabilities (OSV) and yanked releases in every locked package, with the smallest fix."""
+    import json
+
+    from envlock.commands.audit import audit_repo, fail_level, failing
+    from envlock.fsutil import atomic_write
+    from envlock.sarif import sarif_document
+    from envlock.settings import load_settings
+
+    repo = _repo(ctx)
+    level = fail_level(fail_on, load_settings(repo.root))
+    report = audit_repo(repo, repo.select(names), offline_db=_paths(ctx, (offline_db,))[0] if offline_db else None,
+                        check_yanked=not no_yanked)
+    if sarif_file is not None:
+        base = Path(ctx.obj) if ctx.obj is not None else Path.cwd()
+        document = json.dumps(sarif_document(report.findings), indent=2, sort_keys=True) + "\n"
+        atomic_write(sarif_file if sarif_file.is_absolute() else base / sarif_file, document)
+    failed = failing(report, level)
+    if as_json:
+        echo_json({"findings": report.findings, "ignored": report.ignored, "not_covered": report.not_covered,
+                   "checked": report.checked, "requests": report.requests, "source": report.source,
+                   "fail_on": level, "failed": len(failed)})
+    else:
+        if report.findings:
+            echo_table(["environment", "package", "version", "advisory", "aliases", "severity", "fixed in", "fix"], [
+                (f.environment, f.package, f.version, f.id + (f" (ignore expired {f.ignore_expired})"
+                                                                if f.ignore_expired else ""),
+                 ", ".join(f.aliases), f.severity or "unknown", f.fixed_in or "", f.fix) for f in report.findings
+            ])
+        for ignored in report.ignored:
+            click.echo(f"ignored until {ignored.until}: {ignored.finding.environment} {ignored.finding.package} "
+                       f"{ignored.finding.version} {ignored.finding.id} ({ignored.reason})", err=True)
+        uncovered: dict[str, list[str]] = {}
+        for item in report.not_covered:
+            uncovered.setdefault(item.environment, []).append(item.package)
+        for environment, packages in uncovered.items():
+            click.echo(f"not covered (conda-only, no PyPI advisories): {environment}: "
+                       f"{', '.join(sorted(set(packages)))}", err=True)
+        click.echo(f"audited {len(report.environments)} environment(s): {len(report.findings)} finding(s), "
+                   f"{len(failed)} at or above {level}, {len(report.ignored)} ignored; {report.checked} distinct "
+                   f"package version(s), {report.requests} request(s) to {report.source}", err=True)
+    if failed:
+        sys.exit(1)
+
+
 def main() -> None:
     cli(prog_name="envlock")

@@ -9,14 +9,12 @@ from dataclasses import dataclass
 from envlock.kinds import Kind
 from envlock.lockfile import ContextLock, Lock, LockedInstall, LockedPackage, PinnedImage
 from envlock.platforms import TargetPlatform, target_platform
+from envlock.pypi_names import pypi_name
 from envlock.settings import Settings
 from envlock.solvers import resolver_versions
 from envlock.solvers.conda_rattler import CondaRequest, solve_conda
-from envlock.solvers.pip_uv import PipRequest, normalize_name, resolve_pip
+from envlock.solvers.pip_uv import PipRequest, resolve_pip
 from envlock.spec import EnvironmentSpec
-
-# Conda packages published on PyPI under another name.
-CONDA_TO_PYPI = {"python-tzdata": "tzdata", "pytorch": "torch", "pytorch-cpu": "torch"}
 
 
 @dataclass(frozen=True)
@@ -222,12 +220,12 @@ def python_distributions(conda_packages: Collection[LockedPackage]) -> dict[str,
 
     provided = {}
     for package in conda_packages:
-        depends = dict(package.dependencies)
-        if package.name == "python" or not ("python" in depends or "python_abi" in depends):
+        name = pypi_name(package)
+        if name is None:
             continue
         try:
             Version(package.version)
         except InvalidVersion:
             continue
-        provided[normalize_name(CONDA_TO_PYPI.get(package.name, package.name))] = package.version
+        provided[name] = package.version
     return provided

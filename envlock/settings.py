@@ -7,13 +7,14 @@ its provenance there).
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from envlock.platforms import KNOWN_PLATFORMS
-from envlock.yamlio import declaration_error, load_yaml, reject_unknown_keys, suggest
+from envlock.yamlio import declaration_error, line_of, load_yaml, reject_unknown_keys, suggest
 
 SETTINGS_FILE = "envlock.yaml"
 DEFAULT_PLATFORMS = ("linux-64",)
@@ -23,7 +24,10 @@ VIRTUAL_VERSION = re.compile(r"^[0-9]+(\.[0-9A-Za-z_]+)*$")
 VIRTUAL_EXAMPLES = {"__glibc": "2.28", "__osx": "11.0", "__cuda": "12.1", "__win": "0", "__linux": "5.10"}
 ENVIRONMENT_KEYS = ("platforms", "virtual_packages", "python", "provenance")
 ROOT_KEYS = ("platforms", "virtual_packages", "mirrors", "image_mirrors", "pip_index_url", "registry",
-             "environments")
+             "environments", "audit", "audit_url")
+AUDIT_KEYS = ("ignore", "fail_on")
+IGNORE_KEYS = ("id", "reason", "until")
+SEVERITY_LEVELS = ("low", "medium", "high", "critical")
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,22 @@ class EnvironmentSettings:
 
 
 @dataclass(frozen=True)
+class AuditIgnore:
+    """An advisory accepted for a reason until a date (then it is a finding again)."""
+
+    id: str
+    reason: str
+    until: datetime.date
+    line: int | None
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    ignore: tuple[AuditIgnore, ...] = ()
+    fail_on: str | None = None  # the level at which audit and register fail by default
+
+
+@dataclass(frozen=True)
 class Settings:
     root: Path
     platforms: tuple[str, ...] = DEFAULT_PLATFORMS
@@ -52,6 +72,8 @@ class Settings:
     image_mirrors: tuple[tuple[str, str], ...] = ()
     pip_index_url: str = DEFAULT_PIP_INDEX_URL
     registry: str | None = None
+    audit_url: str | None = None
+    audit: AuditSettings = AuditSettings()
     per_environment: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def for_environment(self, name: str, folder: Path) -> EnvironmentSettings:
@@ -123,6 +145,11 @@ def load_settings(root: Path) -> Settings:
             raise declaration_error(path, ["registry"], "registry must be a registry URL",
                                     "for example registry: sqlite:.envlock/registry.db or registry: azureml")
         values["registry"] = data["registry"].strip()
+    if "audit_url" in data:
+        values["audit_url"] = _service_url(path, ["audit_url"], data["audit_url"],
+                                           "set audit_url to an OSV API mirror, e.g. https://osv.internal")
+    if "audit" in data:
+        values["audit"] = _audit(path, _mapping(path, ["audit"], data["audit"] or {}))
     if "environments" in data:
         per_environment = _mapping(path, ["environments"], data["environments"])
         values["per_environment"] = {
@@ -198,3 +225,51 @@ def _mirror_url(root: Path, path: Path, channel: Any, value: Any) -> str:
     if not local.is_absolute():
         local = root / local
     return local.resolve().as_uri()
+
+
+def _service_url(path: Path, key_path: list[str], value: Any, fix: str) -> str:
+    """An https URL; plain http only on this machine (as docker allows for loopback registries)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value) if isinstance(value, str) else None
+    loopback = parts is not None and parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts is None or not parts.netloc or not (parts.scheme == "https" or loopback):
+        raise declaration_error(path, key_path, "must be an https URL (http only on 127.0.0.1)", fix)
+    return str(value).rstrip("/")
+
+
+def _audit(path: Path, data: dict[str, Any]) -> AuditSettings:
+    reject_unknown_keys(path, ["audit"], data, AUDIT_KEYS)
+    fail_on = data.get("fail_on")
+    if fail_on is not None and fail_on not in SEVERITY_LEVELS:
+        raise declaration_error(path, ["audit", "fail_on"], f"unknown level '{fail_on}'",
+                                f"{suggest(str(fail_on), SEVERITY_LEVELS)}use one of {', '.join(SEVERITY_LEVELS)}")
+    entries = data.get("ignore") or []
+    if not isinstance(entries, list):
+        raise declaration_error(path, ["audit", "ignore"], "must be a list",
+                                "write - {id: PYSEC-..., reason: ..., until: 2027-03-01} entries")
+    ignores = []
+    for index, entry in enumerate(entries):
+        key_path: list[str | int] = ["audit", "ignore", index]
+        field_name = f"audit.ignore[{index}]"
+        if not isinstance(entry, dict):
+            raise declaration_error(path, key_path, "an ignore must be a mapping",
+                                    "write {id: PYSEC-..., reason: ..., until: 2027-03-01}", field=field_name)
+        reject_unknown_keys(path, key_path, entry, IGNORE_KEYS)
+        for key, fix in (("id", "name the advisory, e.g. id: PYSEC-2023-74 (a CVE or GHSA alias works too)"),
+                         ("reason", "say why it does not apply or cannot be fixed yet, e.g. reason: not reachable")):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise declaration_error(path, [*key_path, key], f"'{key}' is missing or empty", fix,
+                                        field=f"{field_name}.{key}")
+        until = entry.get("until")
+        if isinstance(until, str):
+            try:
+                until = datetime.date.fromisoformat(until)
+            except ValueError:
+                until = None
+        if not isinstance(until, datetime.date) or isinstance(until, datetime.datetime):
+            raise declaration_error(path, [*key_path, "until"], "'until' must be a date (YYYY-MM-DD)",
+                                    "give an expiry date, e.g. until: 2027-03-01", field=f"{field_name}.until")
+        ignores.append(AuditIgnore(entry["id"].strip(), entry["reason"].strip(), until,
+                                   line_of(path, key_path)))
+    return AuditSettings(tuple(ignores), fail_on)

@@ -132,6 +132,14 @@ def line_of(path: Path, key_path: KeyPath) -> int | None:
     return line
 
 
+def line_of_list_item(path: Path, item: str) -> int | None:
+    """1-based line of the first YAML list item or text line that reads exactly `item`."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.split(" #")[0].strip().lstrip("-").strip().strip("'\"") == item:
+            return number
+    return None
+
+
 def declaration_error(
     path: Path, key_path: KeyPath, problem: str, fix: str, field: str | None = None
 ) -> DeclarationError:

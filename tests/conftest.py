@@ -75,4 +75,5 @@ dependencies:
 """
 
 
-pytest_plugins = ["tests.support.registries", "tests.support.oci_registry"]
+pytest_plugins = ["tests.support.registries", "tests.support.oci_registry", "tests.support.osv_server",
+                  "tests.support.simple_index"]

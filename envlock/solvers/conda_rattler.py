@@ -17,6 +17,7 @@ from envlock.errors import DeclarationError, ServiceUnreachable, SolveError, ind
 from envlock.extras import require_extra
 from envlock.lockfile import LockedPackage
 from envlock.platforms import TargetPlatform
+from envlock.yamlio import line_of_list_item
 
 CONDA_BASE = "https://conda.anaconda.org"
 
@@ -49,15 +50,8 @@ def validate_specs(path: Path, specs: Sequence[str]) -> None:
             MatchSpec(spec, strict=False)  # conda's own syntax, name=version=build included
         except InvalidMatchSpecError as exc:
             raise DeclarationError(path, f"invalid package spec '{spec}': {exc}", field="dependencies",
-                                   line=_line_of_dependency(path, spec),
+                                   line=line_of_list_item(path, spec),
                                    fix="write conda match specs such as numpy>=1.26 or python=3.10") from None
-
-
-def _line_of_dependency(path: Path, spec: str) -> int | None:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip().lstrip("-").strip().strip("'\"") == spec:
-            return number
-    return None
 
 
 def solve_conda(request: CondaRequest) -> list[LockedPackage]:
