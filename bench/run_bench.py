@@ -249,6 +249,9 @@ def main() -> None:
         from bench.install_size import bench_install  # issue 13: install size and the hook's first run
 
         bench_install(work, row)
+        from bench.audit_bench import bench_audit  # issue 14: envlock audit, cold and cached
+
+        bench_audit(work, row)
     write_results()
 
 

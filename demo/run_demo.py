@@ -71,6 +71,10 @@ def main() -> None:
     step("...and gets version 2; the others stay at 1", "register")
     step("render the new lock", "build", "training")
     step("every version, newest first", "versions", "training")
+    step("audit every lock against real PyPA advisories (offline export bundled with the tests)", "audit",
+         "--offline-db", str(ROOT / "tests" / "fixtures" / "osv-pypa-2024-10"), "--no-yanked")
+    step("training:2's SBOM, rebuilt from its lock and checked against the hash in its tags", "sbom",
+         "azureml:training:2", "-o", str(DEMO / "training-2.cdx.json"))
     step("what clean-up would archive (dry run)", "gc", "--keep", "1", "--dry-run")
 
     dockerfile = DEMO / "environments" / "torch-serving" / "context" / "Dockerfile"

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from envlock.errors import EnvlockError
+from envlock.errors import ServiceUnreachable, UsageError
 from envlock.httpget import FetchError, http_request
 from envlock.osv import ECOSYSTEM, OfflineDatabase, Record
 
@@ -26,8 +26,8 @@ RETRIES = 5
 PackageVersion = tuple[str, str]
 
 
-class AdvisoryError(EnvlockError):
-    """The advisory service could not be read (unreachable, or failing after retries)."""
+class AdvisoryError(ServiceUnreachable):
+    """The advisory service could not be read (unreachable, or failing after retries): exit 4."""
 
 
 class AdvisorySource(Protocol):
@@ -44,8 +44,8 @@ class OfflineSource:
 
     def __init__(self, folder: Path) -> None:
         if not folder.is_dir():
-            raise AdvisoryError(f"--offline-db {folder}: no such folder; give the folder of an OSV export "
-                                "(one JSON or YAML record per advisory)")
+            raise UsageError(f"--offline-db {folder}: no such folder; give the folder of an OSV export "
+                             "(one JSON or YAML record per advisory)")
         self.database = OfflineDatabase.load(folder)
         self.label = f"offline export {folder}"
         self.requests = 0

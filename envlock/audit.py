@@ -226,7 +226,10 @@ def _declaration_of(spec: EnvironmentSpec, target: Target) -> tuple[Path, str | 
 
 def _allows(declared: str, manager: str, fixed: str) -> bool:
     if manager == "conda":
-        from rattler import MatchSpec, Version, VersionSpec
+        try:
+            from rattler import MatchSpec, Version, VersionSpec
+        except ImportError:  # without envlock[lock] the spec cannot be read; relocking needs it anyway
+            return True
 
         version = MatchSpec(declared, strict=False).version
         return version is None or VersionSpec(version).matches(Version(fixed))

@@ -20,6 +20,7 @@ from envlock.extras import require_extra
 from envlock.options import (
     as_name_option,
     dry_run_option,
+    fail_on_option,
     force_option,
     from_file_option,
     global_options,
@@ -212,17 +213,26 @@ def _open_registry(repo: Repo, explicit: str | None) -> Any:
 @json_option("Print name -> {version, lock_sha256, status, reference}.")
 @output_file_option("Also write that JSON map to FILE (for later CD steps such as envlock pin); --output is an "
                     "alias.", "--output")
+@fail_on_option("Audit first and refuse locks with findings at or above this level (default: audit.fail_on in "
+                "envlock.yaml; no audit when neither is set).")
+@click.option("--allow-vulnerable", is_flag=True, help="Register even with audit findings at or above --fail-on.")
 @click.pass_context
 def register(ctx: click.Context, names: tuple[str, ...], registry_url: str | None, dry_run: bool, as_json: bool,
-             output_file: Path | None) -> None:
+             output_file: Path | None, fail_on: str | None, allow_vulnerable: bool) -> None:
     """Register each fresh lock as an immutable, content-addressed environment version."""
     import json
 
     from envlock.commands.register import exit_code, run_register
     from envlock.fsutil import atomic_write
+    from envlock.settings import load_settings
 
     repo = _repo(ctx)
     selected = repo.select(names)
+    level = fail_on or load_settings(repo.root).audit.fail_on
+    if level and not allow_vulnerable:
+        from envlock.commands.audit import refuse_vulnerable
+
+        refuse_vulnerable(repo, selected, level)
     registry = _open_registry(repo, registry_url)
     results = run_register(repo, selected, registry, dry_run=dry_run, show_progress=not as_json)
     mapping = {r.name: r.as_dict() for r in results}
@@ -407,9 +417,11 @@ def inventory(ctx: click.Context, image: str, show_all: bool, as_json: bool) -> 
 @offline_option
 @strict_option("Mixed versions within a pipeline are errors, not warnings.")
 @json_option("Print the findings as a JSON list.")
+@click.option("--audit", is_flag=True, help="Also audit the locks of the repository's environments the jobs use.")
+@fail_on_option("With --audit: findings at or above this level are errors (default: audit.fail_on, else low).")
 @click.pass_context
 def preflight(ctx: click.Context, paths: tuple[Path, ...], registry_url: str | None, offline: bool, strict: bool,
-              as_json: bool) -> None:
+              as_json: bool, audit: bool, fail_on: str | None) -> None:
     """Check the environment references of job, pipeline and component YAML."""
     from envlock.commands.preflight import run_preflight
 
@@ -417,6 +429,13 @@ def preflight(ctx: click.Context, paths: tuple[Path, ...], registry_url: str | N
     registry = None if offline else _open_registry(repo, registry_url)
     result = run_preflight(repo, _paths(ctx, paths), registry, strict=strict)
     findings = result.findings
+    if audit:
+        from envlock.commands.audit import audit_findings, fail_level, referenced_environments
+        from envlock.settings import load_settings
+
+        level = fail_level(fail_on, load_settings(repo.root))
+        used = referenced_environments(repo, [use.value for use in result.scan.uses])
+        findings = [*findings, *audit_findings(repo, used, level)]
     if as_json:
         echo_json(findings)
     else:
@@ -522,18 +541,20 @@ def verify(ctx: click.Context, name: str | None, lock_file: Path | None, from_fi
         sys.exit(EXIT_FINDINGS)
 
 
-FAIL_LEVELS = click.Choice(["low", "medium", "high", "critical"])
+def _output_path(ctx: click.Context, path: Path) -> Path:
+    """An output file named on the command line, relative to -C DIR when there is one (like git -C)."""
+    directory = _directory(ctx)
+    return path if path.is_absolute() else (Path(directory) if directory is not None else Path.cwd()) / path
 
 
 @cli.command()
-@click.argument("names", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Print findings, ignored findings and coverage as JSON.")
-@click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False, path_type=Path),
+@names_argument
+@json_option("Print findings, ignored findings and what is not covered as JSON.")
+@click.option("--sarif", "sarif_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the findings as SARIF 2.1.0 to FILE (GitHub code scanning).")
-@click.option("--fail-on", "fail_on", type=FAIL_LEVELS,
-              help="Exit 1 for findings at or above this level (default: audit.fail_on in envlock.yaml, "
-                   "else low). A record without a severity counts at every level.")
-@click.option("--offline-db", "offline_db", type=click.Path(path_type=Path),
+@fail_on_option("Exit 1 for findings at or above this level (default: audit.fail_on in envlock.yaml, else low); "
+                "a record without a severity counts at every level.")
+@click.option("--offline-db", "offline_db", metavar="DIR", type=click.Path(path_type=Path),
               help="Read an OSV export folder (JSON or YAML records) instead of the OSV service.")
 @click.option("--no-yanked", "no_yanked", is_flag=True, help="Skip the yanked-release check on the pip index.")
 @click.pass_context
@@ -552,9 +573,8 @@ def audit(ctx: click.Context, names: tuple[str, ...], as_json: bool, sarif_file:
     report = audit_repo(repo, repo.select(names), offline_db=_paths(ctx, (offline_db,))[0] if offline_db else None,
                         check_yanked=not no_yanked)
     if sarif_file is not None:
-        base = Path(ctx.obj) if ctx.obj is not None else Path.cwd()
         document = json.dumps(sarif_document(report.findings), indent=2, sort_keys=True) + "\n"
-        atomic_write(sarif_file if sarif_file.is_absolute() else base / sarif_file, document)
+        atomic_write(_output_path(ctx, sarif_file), document, root=None)
     failed = failing(report, level)
     if as_json:
         echo_json({"findings": report.findings, "ignored": report.ignored, "not_covered": report.not_covered,
@@ -568,19 +588,49 @@ def audit(ctx: click.Context, names: tuple[str, ...], as_json: bool, sarif_file:
                  ", ".join(f.aliases), f.severity or "unknown", f.fixed_in or "", f.fix) for f in report.findings
             ])
         for ignored in report.ignored:
-            click.echo(f"ignored until {ignored.until}: {ignored.finding.environment} {ignored.finding.package} "
-                       f"{ignored.finding.version} {ignored.finding.id} ({ignored.reason})", err=True)
+            echo_status(f"ignored until {ignored.until}: {ignored.finding.environment} {ignored.finding.package} "
+                        f"{ignored.finding.version} {ignored.finding.id} ({ignored.reason})")
         uncovered: dict[str, list[str]] = {}
         for item in report.not_covered:
             uncovered.setdefault(item.environment, []).append(item.package)
         for environment, packages in uncovered.items():
-            click.echo(f"not covered (conda-only, no PyPI advisories): {environment}: "
-                       f"{', '.join(sorted(set(packages)))}", err=True)
-        click.echo(f"audited {len(report.environments)} environment(s): {len(report.findings)} finding(s), "
-                   f"{len(failed)} at or above {level}, {len(report.ignored)} ignored; {report.checked} distinct "
-                   f"package version(s), {report.requests} request(s) to {report.source}", err=True)
+            echo_status(f"not covered (conda-only, no PyPI advisories): {environment}: "
+                        f"{', '.join(sorted(set(packages)))}")
+        echo_status(f"audited {len(report.environments)} environment(s): {len(report.findings)} finding(s), "
+                    f"{len(failed)} at or above {level}, {len(report.ignored)} ignored; {report.checked} distinct "
+                    f"package version(s), {report.requests} request(s) to {report.source}")
     if failed:
-        sys.exit(1)
+        sys.exit(EXIT_FINDINGS)
+
+
+@cli.command()
+@click.argument("source", metavar="NAME | azureml:NAME:VERSION")
+@click.option("--format", "sbom_format", type=click.Choice(["cyclonedx", "spdx"]), default="cyclonedx",
+              show_default=True, help="CycloneDX 1.6 JSON or SPDX 2.3 JSON.")
+@platform_option("Which platform of the lock.", default="linux-64")
+@output_file_option("Write the SBOM to FILE instead of stdout.")
+@registry_option
+@click.pass_context
+def sbom(ctx: click.Context, source: str, sbom_format: str, platform: str, output_file: Path | None,
+         registry_url: str | None) -> None:
+    """An SBOM of a lock: every conda and pip package (purl, sha256), the base image and the lock hash.
+
+    For azureml:NAME:VERSION it is rebuilt from the lock the version was registered from and must
+    hash to what register stored in the version's tags.
+    """
+    from envlock.commands.sbom import sbom_of_environment, sbom_of_version
+    from envlock.fsutil import atomic_write
+
+    repo = _repo(ctx)
+    if source.startswith("azureml:"):
+        document = sbom_of_version(repo, _open_registry(repo, registry_url), source, platform, sbom_format)
+    else:
+        document = sbom_of_environment(repo, source, platform, sbom_format)
+    if output_file is None:
+        click.echo(document.text, nl=False)
+        return
+    atomic_write(_output_path(ctx, output_file), document.text, root=None)
+    echo_status(f"wrote {output_file} ({document.format}, {document.platform}, sha256 {document.sha256[:12]})")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from envlock.errors import MissingExtra
 EXTRAS: dict[str, tuple[str, ...]] = {
     "lock": ("rattler", "uv", "conda_lock"),
     "azure": ("azure.ai.ml", "azure.identity", "zstandard"),
+    "sbom": ("cyclonedx", "packageurl"),
 }
 
 

@@ -134,3 +134,9 @@ def force_option(help: str) -> Callable[[F], F]:
 
 def as_name_option(help: str, metavar: str = "NAME") -> Callable[[F], F]:
     return click.option("--as", "new_name", metavar=metavar, help=help)
+
+
+def fail_on_option(help: str) -> Callable[[F], F]:
+    """--fail-on LEVEL for the audit: findings at or above it fail (audit, preflight --audit, register)."""
+    return click.option("--fail-on", "fail_on", type=click.Choice(["low", "medium", "high", "critical"]),
+                        metavar="LEVEL", help=f"{help} LEVEL: low, medium, high or critical.")

@@ -16,6 +16,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from envlock.errors import DeclarationError
 from envlock.solvers.pip_uv import normalize_name
 
 ECOSYSTEM = "PyPI"
@@ -209,10 +210,15 @@ class OfflineDatabase:
         loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         records = []
         for path in sorted(folder.rglob("*")):
-            if path.suffix == ".json":
-                records.append(json.loads(path.read_text(encoding="utf-8")))
-            elif path.suffix in (".yaml", ".yml"):
-                records.append(yaml.load(path.read_text(encoding="utf-8"), Loader=loader))
+            if path.suffix not in (".json", ".yaml", ".yml"):
+                continue
+            try:
+                text = path.read_text(encoding="utf-8")
+                records.append(json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=loader))
+            except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+                raise DeclarationError(path, f"not an OSV record: {str(exc).splitlines()[0]}",
+                                       fix="export the advisories again, or remove this file from the folder") \
+                    from None
         return cls(records)
 
     def matching(self, name: str, version: str) -> list[str]:

@@ -22,6 +22,8 @@ DECLARATION_TAG = "envlock.declaration-sha256"
 PYTHON_TAG = "envlock.python"
 CONTEXT_DIR = "context"
 LOCK_VARIABLE = "ENVLOCK_LOCK_SHA256"  # also set inside the running job by conda
+GIT_TAG = "envlock.git-commit"
+VERSION_TAG = "envlock.version"
 
 
 @dataclass(frozen=True)

@@ -251,6 +251,17 @@ def test_yanked_release_is_a_finding(audited: RepoBuilder, osv: OsvEmulator, sim
 def test_unreachable_service_is_a_clear_error(audited: RepoBuilder) -> None:
     audited.settings("audit_url: http://127.0.0.1:9\n")
     result = audited.run("audit", "--no-yanked")
-    assert result.exit_code != 0
+    assert result.exit_code == 4  # a service could not be reached
     assert "cannot reach the advisory service" in result.stderr and "--offline-db" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_bad_offline_export_is_bad_input(audited: RepoBuilder, tmp_path: Path) -> None:
+    missing = audited.run("audit", "--offline-db", str(tmp_path / "nowhere"))
+    assert missing.exit_code == 2 and "no such file or folder" in missing.stderr
+    export = tmp_path / "export"
+    shutil.copytree(FIXTURE_DB / "vulns" / "requests", export)
+    (export / "PYSEC-0000-1.json").write_text("{not json")
+    broken = audited.run("audit", "--offline-db", str(export))
+    assert broken.exit_code == 2 and "PYSEC-0000-1.json" in broken.stderr and "not an OSV record" in broken.stderr
+    assert "Traceback" not in broken.output

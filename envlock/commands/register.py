@@ -6,22 +6,25 @@ integer version is created, never overwritten, and read back to prove what the r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
 
 from envlock import __version__
 from envlock.commands.build import rendered_for
-from envlock.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_UNREACHABLE, EnvlockError
+from envlock.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_UNREACHABLE, EnvlockError, MissingExtra
 from envlock.gitinfo import commits_for
 from envlock.kinds import ImageOnly
+from envlock.lockfile import read_lock
+from envlock.output import echo_status
 from envlock.progress import Progress
 from envlock.refs import format_reference
 from envlock.registries import EnvironmentVersion, Registry, RegistryError, VersionExists, next_version
-from envlock.render import LOCK_TAG, RenderedEnvironment
+from envlock.render import GIT_TAG, LOCK_TAG, VERSION_TAG, RenderedEnvironment
 from envlock.repo import Repo
+from envlock.sbom import SBOM_TAG, registered_sbom_sha256
 
 MAX_ATTEMPTS = 8
-GIT_TAG = "envlock.git-commit"
-VERSION_TAG = "envlock.version"
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,9 @@ def draft_version(rendered: RenderedEnvironment, commit: str | None) -> Environm
 
 
 def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool = False,
-                 registry_name: str | None = None) -> Registration:
+                 registry_name: str | None = None,
+                 creation_tags: Callable[[], dict[str, str]] | None = None) -> Registration:
+    """`creation_tags` is asked only when a version is created (the SBOM hash costs a build)."""
     lock_sha256 = draft.tags[LOCK_TAG]
 
     def result(version: str | None, status: str) -> Registration:
@@ -80,6 +85,9 @@ def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool
         number = next_version(versions)
         if dry_run:
             return result(number, "would create")
+        if creation_tags is not None:
+            draft = replace(draft, tags={**draft.tags, **creation_tags()})
+            creation_tags = None
         candidate = EnvironmentVersion(**{**draft.__dict__, "version": number})
         # A PUT to an existing AML version with the same content updates its tags: never send one.
         # A conda file or build context names its lock (ENVLOCK_LOCK_SHA256, the header), so AML
@@ -114,10 +122,22 @@ def run_register(repo: Repo, names: list[str], registry: Registry, *, dry_run: b
         try:
             [environment] = rendered_for(repo, [name])
             registration = register_one(registry, draft_version(environment, commits[name]), dry_run=dry_run,
-                                        registry_name=registry_name)
+                                        registry_name=registry_name,
+                                        creation_tags=partial(_sbom_tag, repo, name))
         except EnvlockError as exc:
             registration = Registration(name, None, "", "failed", None, exc.message, exc.exit_code)
         progress.finish(name, f"failed: {registration.error}" if registration.failed else
                         f"{registration.status} {registration.reference or ''}".strip())
         results.append(registration)
     return results
+
+
+def _sbom_tag(repo: Repo, name: str) -> dict[str, str]:
+    lock = read_lock(name, repo.environments_dir / name)
+    if lock is None:
+        return {}
+    try:
+        return {SBOM_TAG: registered_sbom_sha256(lock)}
+    except MissingExtra as exc:  # the version is still registered, and says it has no SBOM hash
+        echo_status(f"warning: {name}: no SBOM hash in its tags: {exc.message.splitlines()[0]}")
+        return {}

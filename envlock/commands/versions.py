@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from envlock.commands.register import GIT_TAG
 from envlock.registries import Registry, newest_first
+from envlock.render import GIT_TAG
 
 
 @dataclass(frozen=True)
