@@ -106,8 +106,8 @@ def _repo(ctx: click.Context, jobs_only: bool = False) -> Repo:
               help="Exit 1 if any lock would change, and write nothing (uv's --locked). Without -P/-U this is "
                    "decided offline from the lock headers.")
 @dry_run_option("Show what would change; write nothing (exit 0).")
-@click.option("-j", "--jobs", default=4, show_default=True, type=click.IntRange(min=1),
-              help="Environments locked in parallel.")
+@click.option("-j", "--jobs", default=8, show_default=True, type=click.IntRange(min=1),
+              help="Environments locked in parallel (locking waits on the network more than on the CPU).")
 @json_option()
 @click.pass_context
 def lock(ctx: click.Context, names: tuple[str, ...], upgrade_packages: tuple[str, ...], upgrade: bool,

@@ -20,7 +20,6 @@ import yaml
 
 from envlock import __version__
 from envlock.errors import DeclarationError
-from envlock.extras import require_extra
 from envlock.kinds import Kind
 from envlock.yamlio import MAX_LOCK_BYTES, parse_yaml, read_text
 
@@ -242,33 +241,6 @@ def _header_lines(lock: Lock, install_hint: str) -> list[str]:
 
 
 def _render_conda_lock(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str]]:
-    require_extra("lock", "writing conda-lock.yml", "conda_lock")
-    from conda_lock.lockfile.v1.models import HashModel, LockMeta
-    from conda_lock.lockfile.v2prelim.models import LockedDependency, Lockfile
-
-    def model(custom: dict[str, str]) -> dict[str, Any]:
-        content = Lockfile(
-            package=[
-                LockedDependency(
-                    name=p.name, version=p.version, manager=p.manager, platform=p.platform,  # type: ignore[arg-type]
-                    dependencies=dict(p.dependencies), url=p.url,
-                    hash=HashModel(md5=p.md5, sha256=p.sha256), build=p.build, categories={"main"},
-                )
-                for p in lock.packages
-            ],
-            metadata=LockMeta(
-                content_hash={platform: lock.inputs_sha256 for platform in lock.platforms},
-                channels=[{"url": c, "used_env_vars": []} for c in lock.channels],  # type: ignore[misc]
-                platforms=list(lock.platforms),
-                sources=list(lock.sources),
-                custom_metadata=custom,
-            ),
-        )
-        content.alphasort_inplace()
-        content.filter_virtual_packages_inplace()
-        output: dict[str, Any] = content.to_v1().dict_for_output()
-        return output
-
     custom = {
         f"{META_PREFIX}version": __version__,
         f"{META_PREFIX}inputs-sha256": lock.inputs_sha256,
@@ -279,9 +251,52 @@ def _render_conda_lock(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str]]
     if lock.image_digest:
         custom[f"{META_PREFIX}image-digest"] = lock.image_digest
     header = _header_lines(lock, f"To install locally: conda-lock install -n {lock.name} {CONDA_LOCK_FILE}")
-    text = "\n".join(header) + "\n" + _dump(model(custom))
+    document = {"version": 1, "metadata": conda_lock_metadata(lock, custom), "package": conda_lock_packages(lock)}
+    text = "\n".join(header) + "\n" + _dump(document)
     digest, files = _seal([(folder / CONDA_LOCK_FILE, text)])
     return _with_hash(lock, digest), files
+
+
+def conda_lock_metadata(lock: Lock, custom: dict[str, str]) -> dict[str, Any]:
+    """What conda-lock's LockMeta dumps for output (unset and None fields left out), in its field order.
+
+    conda-lock's models stay the source of truth for the format: tests/test_lockfile_writer.py
+    proves this writer byte-identical to `Lockfile(...).to_v1().dict_for_output()`. Importing
+    conda-lock costs 0.5-1 s and 65 MiB (its package __init__ loads its CLI), more than a small
+    solve, so the write path does not pay it.
+    """
+    return {
+        "content_hash": {platform: lock.inputs_sha256 for platform in lock.platforms},
+        "channels": [{"url": channel, "used_env_vars": []} for channel in lock.channels],
+        "platforms": list(lock.platforms),
+        "sources": list(lock.sources),
+        "custom_metadata": dict(custom),
+    }
+
+
+def conda_lock_packages(lock: Lock) -> list[dict[str, Any]]:
+    """conda-lock's v1 package entries: sorted by (manager, name, platform), virtual packages dropped."""
+    entries = []
+    for package in sorted(lock.packages, key=lambda p: p.key):
+        if package.manager == "conda" and package.name.startswith("__"):
+            continue
+        if not package.url:
+            raise ValueError(f"{package.name} {package.version} on {package.platform} has no URL")
+        if package.manager == "conda" and package.md5 is None:
+            raise ValueError(f"conda package {package.name} {package.version} has no md5")
+        entry: dict[str, Any] = {
+            "name": package.name, "version": package.version, "manager": package.manager,
+            "platform": package.platform, "dependencies": dict(sorted(package.dependencies)),
+            "url": package.url,
+            "hash": {key: value for key, value in (("md5", package.md5), ("sha256", package.sha256))
+                     if value is not None},
+        }
+        if package.build is not None:
+            entry["build"] = package.build
+        entry["category"] = "main"
+        entry["optional"] = False
+        entries.append(entry)
+    return entries
 
 
 def pip_requirement_lines(packages: list[LockedPackage], separator: str = " \\\n    ") -> str:

@@ -233,3 +233,26 @@ def test_platform_option_locks_for_the_named_platforms(repo: RepoBuilder) -> Non
     assert check.exit_code == 1 and json.loads(check.stdout)[0]["kind"] == "stale-lock"
     wrong = repo.run("lock", "-p", "solaris-64")
     assert wrong.exit_code == 2 and "solaris-64" in wrong.stderr
+
+
+HEAVY_PROBE = """\
+import sys
+from envlock.cli import cli
+try:
+    cli.main(["-C", sys.argv[1], "lock"], standalone_mode=True)
+except SystemExit as exit:
+    assert not exit.code, exit.code
+print(sorted({m.split(".")[0] for m in sys.modules} & {"conda_lock", "rattler", "pydantic", "azure"}))
+"""
+
+
+def test_lock_imports_no_conda_lock_and_a_fresh_relock_no_solver(repo: RepoBuilder) -> None:
+    import subprocess
+    import sys
+
+    repo.env("train", conda=CONDA_NUMPY)
+    probe = [sys.executable, "-c", HEAVY_PROBE, str(repo.root)]
+    solving = subprocess.run(probe, capture_output=True, text=True, check=True).stdout
+    assert solving.strip().splitlines()[-1] == "['rattler']"  # conda-lock's format, not its import
+    relock = subprocess.run(probe, capture_output=True, text=True, check=True).stdout
+    assert relock.strip().splitlines()[-1] == "[]"

@@ -51,13 +51,13 @@ def _check_environment(repo: Repo, name: str, settings: Settings, strict: bool) 
         Finding(name, "unpinned-pip", "error", relative(p.path), p.message, p.fix, p.line, p.field)
         for p in spec.policy_problems
     ]
-    env_file = relative(spec.env_file)
+    # Paths are made relative (a resolve() each) only for a finding: most environments have none.
     header = read_header(spec.folder)
     if spec.context is not None:
         findings += _dockerfile_findings(spec, repo, strict, locked=header is not None)
     elif not IMAGE_DIGEST.search(spec.image):
         findings.append(Finding(
-            name, "image-tag", "error" if strict else "warning", env_file,
+            name, "image-tag", "error" if strict else "warning", relative(spec.env_file),
             f"base image '{spec.image}' is given by tag, which can move",
             "pin it by digest: image: <repo>@sha256:<digest>",
         ))
@@ -67,14 +67,13 @@ def _check_environment(repo: Repo, name: str, settings: Settings, strict: bool) 
         findings.append(Finding(name, "missing-lock", "error", relative(spec.folder),
                                 "no lock file", f"run envlock lock {name}"))
         return findings
-    lock_file = relative(header.files[0])
     if not header.is_untouched:
-        findings.append(Finding(name, "edited-lock", "error", lock_file,
+        findings.append(Finding(name, "edited-lock", "error", relative(header.files[0]),
                                 "the lock's content no longer matches the hash it recorded "
                                 "(edited by hand?)",
                                 f"run envlock lock {name} to regenerate it"))
     elif header.inputs_sha256 != spec.inputs_sha256():
-        findings.append(Finding(name, "stale-lock", "error", lock_file,
+        findings.append(Finding(name, "stale-lock", "error", relative(header.files[0]),
                                 "the declaration changed since the lock was made",
                                 f"run envlock lock {name}"))
     return findings

@@ -27,6 +27,10 @@ from envlock.repo import Repo
 from envlock.settings import Settings, load_settings
 from envlock.spec import EnvironmentSpec, load_environment, requirement_name
 
+# Locking waits mostly on the network (repodata, PyPI) and on subprocesses, not on this
+# process's CPU: more environments in flight than cores.
+DEFAULT_JOBS = 8
+
 
 @dataclass(frozen=True)
 class LockOutcome:
@@ -56,19 +60,32 @@ class LockFailed(EnvlockError):
 
 
 def load_specs(repo: Repo, names: list[str], settings: Settings) -> list[EnvironmentSpec]:
-    """Every named declaration, validated up front so a bad one stops the run before any solve."""
+    """Every named declaration, with its policy checked up front so a bad one stops the run."""
     from envlock.buildcontext import unresolvable_image
-    from envlock.solvers.conda_rattler import validate_specs
 
     specs = [load_environment(repo, name, settings) for name in names]
     for spec in specs:
         if spec.policy_problems:
             raise spec.policy_problems[0].as_error()
-        if spec.conda_file:
-            validate_specs(spec.conda_file, spec.conda_dependencies)
         if spec.context is not None and (error := unresolvable_image(spec.context)) is not None:
             raise error
     return specs
+
+
+def validate_for_solving(specs: list[EnvironmentSpec]) -> None:
+    """Parse the conda specs of what will be solved, before any solve starts.
+
+    Only stale declarations are parsed: a fresh lock's inputs were parsed when it was made, and
+    importing the solver to re-check them would double the time of a relock that solves nothing.
+    """
+    with_conda = [spec for spec in specs if spec.conda_file]
+    if not with_conda:
+        return
+    from envlock.solvers.conda_rattler import validate_specs
+
+    for spec in with_conda:
+        assert spec.conda_file is not None
+        validate_specs(spec.conda_file, spec.conda_dependencies)
 
 
 def is_fresh(spec: EnvironmentSpec) -> bool:
@@ -85,7 +102,7 @@ def edited_lock_error(repo: Repo, name: str, header: LockHeader) -> DeclarationE
 
 
 def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgrade_all: bool = False,
-             platforms: tuple[str, ...] = (), write: bool = True, jobs: int = 4,
+             platforms: tuple[str, ...] = (), write: bool = True, jobs: int = DEFAULT_JOBS,
              show_progress: bool = True, refuse_edited: bool = False) -> list[LockOutcome]:
     """Lock what is stale (or what -P/-U asks for). With write=False nothing is written: stale locks
     are reported as WOULD_CHANGE without a solve, and only -P/-U solve to compare with the files.
@@ -123,6 +140,7 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
         # a stale lock would change: decided from its header, offline, nothing solved (uv's --locked)
         outcomes.update((spec.name, LockOutcome(spec.name, WOULD_CHANGE)) for spec, _ in work)
         work = []
+    validate_for_solving([spec for spec, _ in work])
     progress = Progress(len(work), enabled=show_progress)
     failure_codes: set[int] = set()
 
