@@ -1,12 +1,22 @@
-"""`make bench`: envlock against the tools underneath it, as ratios measured in one run.
+"""`make bench`: envlock against the tools underneath it, and against an older envlock, in one run.
 
-Absolute times vary between machines; the ratios are what to compare. Writes bench/results.md.
-Not part of `make test`. Uses the repository's own examples, the fixture channel and PyPI.
+Every comparison is paired and interleaved: each round runs every variant once, in a rotating
+order, so that load on the machine falls on all of them alike; a row reports medians over the
+rounds and the median of the per-round ratios. Costs per environment are slopes between two
+repository sizes (not a total divided by N). Peak memory is the largest resident set of the
+measured process and its children. Request counts include every request the process makes.
+
+    python bench/run_bench.py [--against REV] [--rounds N]
+
+--against REV also measures the envlock of git revision REV (extracted to a temporary folder
+and run with this virtual environment) in the same rounds: the "before" column. Writes
+bench/results.md. Not part of `make test`. Uses the fixture channel, PyPI and the AML emulator.
 """
 
 from __future__ import annotations
 
-import asyncio
+import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -14,245 +24,431 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
+import textwrap
 import time
-from datetime import date
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from io import BytesIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 FIXTURE = ROOT / "tests" / "fixtures" / "conda-forge-2024-07"
-ENVLOCK = [sys.executable, "-m", "envlock"]
+BENCH = Path(__file__).resolve().parent
+DIGEST_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04@sha256:" + "ab" * 32
+TRAINING_PLATFORMS = "[linux-64, osx-arm64, win-64]"
+# One process measured from a fresh parent: wall seconds, peak RSS (KiB) and CPU seconds of it and
+# its children. CPU time is what a busy machine disturbs least; wall time is what users wait for.
 MEASURE = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
            "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
-           "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
-ROWS: list[tuple[str, str, str, str, str]] = []
+           "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+           "print(time.perf_counter() - t, u.ru_maxrss, r.returncode, u.ru_utime + u.ru_stime)")
+Measured = tuple[float, int, float]
 
 
-def run_measured(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one command, measured from a fresh parent process."""
-    out = subprocess.run([sys.executable, "-c", MEASURE, *command], cwd=cwd, env=env, capture_output=True,
+# ---------------------------------------------------------------- trees and commands
+
+
+@dataclass(frozen=True)
+class Tree:
+    """One envlock source tree, run with this virtual environment's Python."""
+
+    label: str
+    path: Path
+
+    def environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": str(self.path), **(extra or {})}
+
+    def envlock(self, repo: Path, *args: str) -> list[str]:
+        return [sys.executable, "-m", "envlock", "-C", str(repo), *args]
+
+    def run(self, repo: Path, *args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self.envlock(repo, *args), env=self.environment(extra), capture_output=True,
+                              text=True, check=False)
+
+
+def extract_revision(revision: str, folder: Path) -> Tree:
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", revision],
+                             capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    short = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", revision], capture_output=True,
+                           text=True, check=True).stdout.strip()
+    return Tree(f"before ({short})", folder)
+
+
+def measure(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
+            exit_codes: tuple[str, ...] = ("0",)) -> Measured:
+    out = subprocess.run([sys.executable, "-c", MEASURE, *command], env=env, cwd=cwd, capture_output=True,
                          text=True, check=True).stdout.split()
-    return float(out[0]), int(out[1])
+    if out[2] not in exit_codes:
+        raise RuntimeError(f"exit {out[2]}: {' '.join(command)}")
+    return float(out[0]), int(out[1]), float(out[3])
 
 
-def median_of(runs: int, command: list[str], **kwargs: object) -> tuple[float, int]:
-    samples = [run_measured(command, **kwargs) for _ in range(runs)]  # type: ignore[arg-type]
-    return statistics.median(s[0] for s in samples), max(s[1] for s in samples)
+@dataclass
+class Samples:
+    seconds: list[float] = field(default_factory=list)
+    rss_kib: list[int] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def peak_mib(self) -> int:
+        return max(self.rss_kib) // 1024
 
 
-def row(measure: str, envlock: str, baseline: str, ratio: float | None, note: str) -> None:
-    ROWS.append((measure, envlock, baseline, f"{ratio:.2f}x" if ratio is not None else "", note))
-    print(f"  {measure}: {envlock} vs {baseline} ({ROWS[-1][3]}) {note}", flush=True)
+def interleaved(variants: dict[str, Callable[[], Measured]], rounds: int,
+                before_each: Callable[[str], None] | None = None) -> dict[str, Samples]:
+    """Each round runs every variant once; the starting variant rotates from round to round."""
+    names = list(variants)
+    results = {name: Samples() for name in names}
+    for index in range(rounds):
+        order = names[index % len(names):] + names[:index % len(names)]
+        for name in order:
+            if before_each:
+                before_each(name)
+            seconds, rss, cpu = variants[name]()
+            results[name].seconds.append(seconds)
+            results[name].rss_kib.append(rss)
+            results[name].cpu.append(cpu)
+    return results
 
 
-def timed_run(command: list[str], **kwargs: object) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, **kwargs)  # type: ignore[call-overload]
-    return time.perf_counter() - started
+def paired_ratio(results: dict[str, Samples], numerator: str, denominator: str) -> float:
+    """The median of per-round ratios: each ratio compares runs made moments apart."""
+    return statistics.median(a / b for a, b in zip(results[numerator].seconds, results[denominator].seconds,
+                                                   strict=True))
 
 
-def generated_repo(folder: Path, count: int) -> Path:
-    """`count` environments, each a copy of one small locked conda environment."""
-    (folder / "environments").mkdir(parents=True)
-    (folder / "envlock.yaml").write_text(f"mirrors:\n  conda-forge: {FIXTURE.as_uri()}\n")
+# ---------------------------------------------------------------- the results table
+
+
+@dataclass
+class Table:
+    trees: list[Tree]
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+
+    def add(self, measure: str, values: dict[str, str], target: str, note: str = "") -> None:
+        cells = (measure, *(values.get(t.label, "") for t in self.trees), target, note)
+        self.rows.append(cells)
+        print("  " + " | ".join(cells), flush=True)
+
+    def markdown(self) -> list[str]:
+        header = ["measure", *(t.label for t in self.trees), "target", "note"]
+        return [f"| {' | '.join(header)} |", "|" + "---|" * len(header),
+                *(f"| {' | '.join(row)} |" for row in self.rows)]
+
+
+# ---------------------------------------------------------------- repositories
+
+
+def settings_text(platforms: str | None = None) -> str:
+    text = f"mirrors:\n  conda-forge: {FIXTURE.as_uri()}\n"
+    return text + (f"platforms: {platforms}\n" if platforms else "")
+
+
+def training_repo(tree: Tree, folder: Path, count: int) -> Path:
+    """`count` copies of the 3-platform `training` lock (92 KB) that tree ships, all fresh, image by digest."""
     seed = folder / "environments" / "env0000"
-    seed.mkdir()
-    (seed / "env.yml").write_text("name: env0000\nimage: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04@sha256:"
-                                  + "ab" * 32 + "\nconda_file: conda.yaml\n")
-    (seed / "conda.yaml").write_text("channels: [conda-forge]\ndependencies:\n  - python=3.10\n  - numpy<2\n")
-    subprocess.run([*ENVLOCK, "-C", str(folder), "lock"], check=True, capture_output=True)
+    shutil.copytree(tree.path / "environments" / "training", seed)
+    (folder / "envlock.yaml").write_text(settings_text(TRAINING_PLATFORMS))
+    env_yml = seed / "env.yml"
+    lines = [f"image: {DIGEST_IMAGE}" if line.startswith("image:") else line
+             for line in env_yml.read_text().splitlines()]
+    env_yml.write_text("\n".join(lines).replace("name: training", "name: env0000") + "\n")
+    # The lock rewritten by the tree's own code for the new image (same packages, its hash format).
+    rewrite = textwrap.dedent("""\
+        import dataclasses, sys
+        from pathlib import Path
+        from envlock.lockfile import read_lock, render_lock_files
+        from envlock.repo import Repo
+        from envlock.spec import load_environment
+        spec = load_environment(Repo(Path(sys.argv[1])), "env0000")
+        lock = read_lock("env0000", spec.folder)
+        lock = dataclasses.replace(lock, name="env0000", image=spec.image, inputs_sha256=spec.inputs_sha256())
+        for path, text in render_lock_files(lock, spec.folder)[1].items():
+            path.write_text(text)
+    """)
+    subprocess.run([sys.executable, "-c", rewrite, str(folder)], env=tree.environment(), check=True)
+    copy_environment(folder, count)
+    check = tree.run(folder, "check")
+    if check.returncode != 0:
+        raise RuntimeError(f"{tree.label}: the generated repository does not pass check:\n{check.stdout[:2000]}")
+    return folder
+
+
+def copy_environment(folder: Path, count: int) -> None:
+    seed = folder / "environments" / "env0000"
     for index in range(1, count):
         target = folder / "environments" / f"env{index:04d}"
         shutil.copytree(seed, target)
         (target / "env.yml").write_text((seed / "env.yml").read_text().replace("env0000", target.name))
+
+
+SMALL_CONDA = "channels: [conda-forge]\ndependencies:\n  - python=3.10\n  - numpy<2\n  - pip:\n    - pyyaml<7\n"
+
+
+def small_repo(tree: Tree, folder: Path, count: int = 1, platforms: str = "[linux-64, win-64]") -> Path:
+    """`count` copies of one small conda environment with a pip part, locked by the tree."""
+    seed = folder / "environments" / "env0000"
+    seed.mkdir(parents=True)
+    (folder / "envlock.yaml").write_text(settings_text(platforms))
+    (seed / "env.yml").write_text(f"name: env0000\nimage: {DIGEST_IMAGE}\nconda_file: conda.yaml\n")
+    (seed / "conda.yaml").write_text(SMALL_CONDA)
+    locked = tree.run(folder, "lock")
+    if locked.returncode != 0:
+        raise RuntimeError(f"{tree.label}: lock failed:\n{locked.stderr[-2000:]}")
+    copy_environment(folder, count)
     return folder
 
 
-def bench_check(work: Path) -> None:
-    print("envlock check", flush=True)
-    python_time, python_rss = median_of(5, [sys.executable, "-c", "pass"])
-    for count in (100, 1000):
-        repo = generated_repo(work / f"check{count}", count)
-        seconds, rss = median_of(5, [*ENVLOCK, "-C", str(repo), "check"])
-        row(f"check, {count} environments", f"{seconds:.3f} s, {rss // 1024} MiB",
-            f"python -c pass {python_time:.3f} s, {python_rss // 1024} MiB", seconds / python_time,
-            f"{1000 * (seconds - python_time) / count:.2f} ms per environment; target < 0.5 s for 100")
+# ---------------------------------------------------------------- benches
 
 
-def bench_startup(work: Path) -> None:
+def bench_startup(table: Table, trees: list[Tree], rounds: int) -> None:
     print("start-up", flush=True)
-    python_time, _ = median_of(7, [sys.executable, "-c", "pass"])
-    version_time, _ = median_of(7, [*ENVLOCK, "--version"])
-    repo = generated_repo(work / "startup", 1)
-    check_time, _ = median_of(7, [*ENVLOCK, "-C", str(repo), "check"])
-    probe = ("import sys; sys.argv=['envlock','-C',sys.argv[1],'check']\nfrom envlock.cli import main\n"
-             "try:\n    main()\nexcept SystemExit:\n    pass\n"
-             "print(sorted({m.split('.')[0] for m in sys.modules} & {'azure','rattler','conda_lock','uv','pydantic'}))")
-    heavy = subprocess.run([sys.executable, "-c", probe, str(repo)], capture_output=True, text=True).stdout.strip()
-    row("envlock --version", f"{version_time:.3f} s", f"python -c pass {python_time:.3f} s",
-        version_time / python_time, "")
-    row("envlock check, 1 environment", f"{check_time:.3f} s", f"python -c pass {python_time:.3f} s",
-        check_time / python_time, f"heavy modules imported: {heavy}")
+    python = [sys.executable, "-c", "pass"]
+    variants: dict[str, Callable[[], Measured]] = {"python": lambda: measure(python)}
+    for tree in trees:
+        variants[tree.label] = lambda tree=tree: measure(  # type: ignore[misc]
+            [sys.executable, "-m", "envlock", "--version"], env=tree.environment())
+    results = interleaved(variants, rounds)
+    table.add("`envlock --version`", {t.label: f"{results[t.label].median:.3f} s "
+                                      f"({paired_ratio(results, t.label, 'python'):.1f}x python)" for t in trees},
+              "", f"`python -c pass` {results['python'].median:.3f} s in the same rounds")
 
 
-def bench_lock(work: Path) -> None:
-    print("envlock lock on the example environments", flush=True)
-    repo = work / "examples"
-    shutil.copytree(ROOT / "environments", repo / "environments")
-    settings = (ROOT / "envlock.yaml").read_text().replace(
-        "conda-forge: tests/fixtures/conda-forge-2024-07", f"conda-forge: {FIXTURE.as_uri()}")
-    (repo / "envlock.yaml").write_text(settings)
-    subprocess.run([*ENVLOCK, "-C", str(repo), "lock", "--upgrade"], check=True, capture_output=True)  # warm
-    envlock_time = statistics.median(
-        timed_run([*ENVLOCK, "-C", str(repo), "lock", "--upgrade", "-j", "1"]) for _ in range(3))
-    direct_time = statistics.median(direct_solves(repo) for _ in range(3))
-    row("lock examples (full re-solve, one environment at a time)", f"{envlock_time:.2f} s",
-        f"rattler + uv called directly {direct_time:.2f} s", envlock_time / direct_time,
-        "target <= 1.2x; envlock runs an environment's platforms in parallel")
-    unchanged = statistics.median(
-        timed_run([*ENVLOCK, "-C", str(repo), "lock"]) for _ in range(5))
-    statuses = json.loads(subprocess.run([*ENVLOCK, "-C", str(repo), "lock", "--json"], check=True,
-                                         capture_output=True, text=True).stdout)
-    python_time, _ = median_of(5, [sys.executable, "-c", "pass"])
-    solved = [s["name"] for s in statuses if s["status"] != "unchanged"]
-    row("relock, unchanged repository", f"{unchanged:.3f} s", f"python -c pass {python_time:.3f} s",
-        unchanged / python_time, f"solver calls: {len(solved)} (target 0)")
+def bench_check(table: Table, trees: list[Tree], work: Path, rounds: int) -> None:
+    print("check on copies of the 3-platform training lock", flush=True)
+    sizes = (1, 100, 1000)
+    repos = {(t.label, n): training_repo(t, work / f"check-{i}-{n}", n) for i, t in enumerate(trees) for n in sizes}
+    variants: dict[str, Callable[[], Measured]] = {}
+    for tree in trees:
+        for n in sizes:
+            variants[f"{tree.label}/{n}"] = lambda t=tree, n=n: measure(  # type: ignore[misc]
+                t.envlock(repos[(t.label, n)], "check"), env=t.environment())
+    results = interleaved(variants, rounds)
+    for n in sizes:
+        table.add(f"`check`, {n} environment{'s' if n > 1 else ''}",
+                  {t.label: f"{results[f'{t.label}/{n}'].median:.3f} s, {results[f'{t.label}/{n}'].peak_mib} MiB"
+                   for t in trees}, "")
+    slopes = {}
+    for tree in trees:
+        small, large = results[f"{tree.label}/100"], results[f"{tree.label}/1000"]
+        wall = [(b - a) / 900 * 1000 for a, b in zip(small.seconds, large.seconds, strict=True)]
+        cpu = [(b - a) / 900 * 1000 for a, b in zip(small.cpu, large.cpu, strict=True)]
+        slopes[tree.label] = f"{statistics.median(wall):.2f} ms wall, {statistics.median(cpu):.2f} ms CPU"
+    table.add("`check`, marginal cost per environment", slopes, "<= 0.3 ms",
+              "slope between 100 and 1000 copies of the `training` lock (92 KB, 3 platforms), median of rounds")
 
 
-def direct_solves(repo: Path) -> float:
-    """The same solves envlock makes for the examples, with rattler and the uv CLI called directly."""
-    from rattler import Channel, GenericVirtualPackage, MatchSpec, PackageName, Version
-    from rattler.package.build_string import BuildString
-    from rattler.repo_data.multi_source import MultiSource
-    from rattler.repo_data.sparse import SparseRepoData
-    from rattler.solver import solve_with_sparse_repodata
-    from uv import find_uv_bin
-
-    from envlock.platforms import target_platform
-    from envlock.repo import Repo
-    from envlock.settings import load_settings
-    from envlock.spec import load_environment
-
-    settings = load_settings(repo)
-    specs = [load_environment(Repo(repo), name, settings) for name in Repo(repo).environment_names()]
-    started = time.perf_counter()
-    for spec in specs:
-        for conda_platform in spec.settings.platforms:
-            target = target_platform(conda_platform, spec.settings.virtual_packages)
-            python = spec.python
-            if spec.conda_file:
-                sources = [MultiSource("conda-forge", [
-                    SparseRepoData(Channel("https://conda.anaconda.org/conda-forge"), subdir,
-                                   FIXTURE / subdir / "repodata.json") for subdir in (conda_platform, "noarch")])]
-                virtual = [GenericVirtualPackage(PackageName(n), Version(v), BuildString("0"))
-                           for n, v in target.virtual_packages]
-                records = asyncio.run(solve_with_sparse_repodata(
-                    [MatchSpec(s, strict=False) for s in spec.conda_dependencies], sources,
-                    virtual_packages=virtual))
-                python = next(str(r.version) for r in records if r.name.normalized == "python")
-            if spec.pip_dependencies:
-                with tempfile.TemporaryDirectory() as temp:
-                    (Path(temp) / "requirements.in").write_text("\n".join(spec.pip_dependencies) + "\n")
-                    subprocess.run([find_uv_bin(), "pip", "compile", "--no-config", "--quiet", "--no-python-downloads",
-                                    "--python", sys.executable, "requirements.in", "--python-version", str(python),
-                                    "--python-platform", target.uv_python_platform(), "--index-url",
-                                    "https://pypi.org/simple", "--format", "pylock.toml", "-o", "pylock.toml"],
-                                   cwd=temp, check=True, capture_output=True)
-    return time.perf_counter() - started
+def bench_lock(table: Table, trees: list[Tree], work: Path, rounds: int) -> None:
+    print("lock one small conda environment (2 platforms, pip part) against rattler + uv called directly",
+          flush=True)
+    repos = {t.label: small_repo(t, work / f"lock-{i}") for i, t in enumerate(trees)}
+    baseline_repo = repos[trees[-1].label]
+    baseline = [sys.executable, str(BENCH / "baseline_lock.py"), str(baseline_repo), "env0000"]
+    variants: dict[str, Callable[[], Measured]] = {
+        "baseline": lambda: measure(baseline, env=trees[-1].environment())}
+    for tree in trees:
+        variants[tree.label] = lambda t=tree: measure(  # type: ignore[misc]
+            t.envlock(repos[t.label], "lock", "--upgrade"), env=t.environment())
+    results = interleaved(variants, rounds)
+    table.add("`lock`, one small conda environment, full solve",
+              {t.label: f"{results[t.label].median:.2f} s, {results[t.label].peak_mib} MiB "
+                        f"({paired_ratio(results, t.label, 'baseline'):.2f}x)" for t in trees},
+              "<= 1.2x", f"baseline: py-rattler solves and uv calls, platforms in parallel, conda's Python packages "
+                         f"as uv constraints: {results['baseline'].median:.2f} s, {results['baseline'].peak_mib} MiB")
 
 
-def bench_pip_resolvers(work: Path) -> None:
-    print("pip resolution: pip-tools against uv (host Python, same requirements)", flush=True)
-    from uv import find_uv_bin
+def bench_relock(table: Table, trees: list[Tree], work: Path, rounds: int) -> None:
+    print("relock of an unchanged repository against check", flush=True)
+    repos = {}
+    for index, tree in enumerate(trees):
+        repo = work / f"examples-{index}"
+        shutil.copytree(tree.path / "environments", repo / "environments")
+        settings = (tree.path / "envlock.yaml").read_text()
+        (repo / "envlock.yaml").write_text(settings.replace("tests/fixtures/conda-forge-2024-07", str(FIXTURE)))
+        repos[tree.label] = repo
+    variants: dict[str, Callable[[], Measured]] = {}
+    for tree in trees:
+        variants[f"{tree.label}/lock"] = lambda t=tree: measure(  # type: ignore[misc]
+            t.envlock(repos[t.label], "lock"), env=t.environment())
+        variants[f"{tree.label}/check"] = lambda t=tree: measure(  # type: ignore[misc]
+            t.envlock(repos[t.label], "check"), env=t.environment())
+    results = interleaved(variants, rounds)
+    values = {}
+    for tree in trees:
+        statuses = json.loads(tree.run(repos[tree.label], "lock", "--json").stdout)
+        solved = sum(1 for s in statuses if s["status"] != "unchanged")
+        values[tree.label] = (f"{results[f'{tree.label}/lock'].median:.3f} s "
+                              f"({paired_ratio(results, f'{tree.label}/lock', f'{tree.label}/check'):.2f}x check "
+                              f"{results[f'{tree.label}/check'].median:.3f} s), {solved} solves")
+    table.add("relock, unchanged repository (the 3 example environments)", values, "<= 1.2x check, 0 solves")
 
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
-    clean["PIP_CONFIG_FILE"] = os.devnull
-    requirements = {
-        "scoring-api": (ROOT / "environments/scoring-api/requirements.in").read_text(),
-        "training (pip part)": "scikit-learn==1.5.*\nmlflow-skinny>=2.14,<3\nnumpy<2\npandas<3\nscipy\n",
+
+def bench_pip_parallelism(table: Table, trees: list[Tree], work: Path, rounds: int) -> None:
+    print("lock 8 small environments whose pip part waits on PyPI: -j1 against the default", flush=True)
+    tree = trees[-1]
+    repo = small_repo(tree, work / "parallel", count=8, platforms="[linux-64]")
+    conda = repo / "environments"
+
+    changes = iter(range(1000))
+
+    def touch(_: str) -> None:  # every environment stale again: its declaration changed
+        change = next(changes)
+        for folder in conda.iterdir():
+            (folder / "conda.yaml").write_text(SMALL_CONDA.replace("pyyaml<7", f"pyyaml<{100 + change}"))
+
+    variants: dict[str, Callable[[], Measured]] = {
+        "-j1": lambda: measure(tree.envlock(repo, "lock", "-j", "1"), env=tree.environment()),
+        "default": lambda: measure(tree.envlock(repo, "lock"), env=tree.environment()),
     }
-    for label, text in requirements.items():
-        folder = work / "pip" / label.split()[0]
-        folder.mkdir(parents=True)
-        (folder / "requirements.in").write_text(text)
-        results = {}
-        for tool in ("pip-compile", "uv"):
-            cache = folder / f"cache-{tool}"
-            for phase in ("cold", "warm"):
-                if tool == "pip-compile":
-                    command = [str(Path(sys.executable).parent / "pip-compile"), "--quiet", "--generate-hashes",
-                               "--index-url", "https://pypi.org/simple", "--cache-dir", str(cache),
-                               "--rebuild" if phase == "cold" else "--no-upgrade", "-o", "out-pip.txt",
-                               "requirements.in"]
-                else:
-                    command = [find_uv_bin(), "pip", "compile", "--no-config", "--quiet", "--generate-hashes",
-                               "--no-python-downloads", "--python", sys.executable, "--cache-dir", str(cache),
-                               "--index-url", "https://pypi.org/simple", "-o", "out-uv.txt", "requirements.in"]
-                env = {**clean, "PIP_CACHE_DIR": str(cache)}
-                for stale in folder.glob("out-*.txt"):
-                    stale.unlink()
-                results[(tool, phase)] = timed_run(command, cwd=folder, env=env)
-        for phase in ("cold", "warm"):
-            pip_time, uv_time = results[("pip-compile", phase)], results[("uv", phase)]
-            row(f"pip resolution, {label}, {phase} cache", f"uv {uv_time:.2f} s", f"pip-compile {pip_time:.2f} s",
-                uv_time / pip_time, "uv also resolves for other Pythons and platforms; pip-compile cannot")
+    results = interleaved(variants, rounds, before_each=touch)
+    table.add("`lock` of 8 stale environments (1 platform, pip part each): default `-j` against `-j1`",
+              {tree.label: f"{results['default'].median:.2f} s against {results['-j1'].median:.2f} s "
+                           f"({paired_ratio(results, 'default', '-j1'):.2f}x)"},
+              "", "rattler solves and uv calls of several environments overlap")
 
 
-def bench_register(work: Path) -> None:
-    print("envlock register, 100 environments, AML emulator", flush=True)
+def bench_register(table: Table, trees: list[Tree], work: Path, rounds: int) -> None:
+    print("register 100 environments in the AML emulator", flush=True)
     from tests.support.aml_emulator import AmlEmulator
 
-    repo = generated_repo(work / "register", 100)
-    emulator = AmlEmulator(work / "aml").start()
-    env = {**os.environ, **emulator.client_environment()}
+    import_azure = [sys.executable, "-c", "import azure.ai.ml"]
+    import_time = interleaved({"import": lambda: measure(import_azure)}, rounds)["import"].median
+    emulators = {t.label: AmlEmulator(work / f"aml-{i}").start() for i, t in enumerate(trees)}
+    # Pages as large as the service's are unknown; 20 keeps history costs visible without a page per version.
+    for emulator in emulators.values():
+        emulator.state.page_size = 20
+    repos = {t.label: small_repo(t, work / f"register-{i}", count=100, platforms="[linux-64]")
+             for i, t in enumerate(trees)}
     try:
-        for label in ("first registration (created)", "unchanged", "changed (relocked)"):
-            if label.startswith("changed"):
-                for folder in (repo / "environments").iterdir():
-                    conda = folder / "conda.yaml"
-                    conda.write_text(conda.read_text().replace("numpy<2", "numpy>=2"))
-                subprocess.run([*ENVLOCK, "-C", str(repo), "lock"], check=True, capture_output=True)
-            before = len(emulator.requests_matching(pattern="/environments/"))
-            seconds = timed_run([*ENVLOCK, "-C", str(repo), "register"], env=env)
-            requests = len(emulator.requests_matching(pattern="/environments/")) - before
-            row(f"register 100, {label}", f"{seconds:.2f} s", f"{requests} requests", None,
-                f"{requests / 100:.1f} requests and {1000 * seconds / 100:.1f} ms per environment")
+        def register(tree: Tree) -> Callable[[], Measured]:
+            emulator = emulators[tree.label]
+            return lambda: measure(tree.envlock(repos[tree.label], "register"),
+                                   env=tree.environment(emulator.client_environment()))
+
+        def requests(tree: Tree, action: Callable[[], object]) -> int:
+            emulator = emulators[tree.label]
+            before = len(emulator.requests_matching())
+            action()
+            return len(emulator.requests_matching()) - before
+
+        def reset(label: str) -> None:
+            emulators[label].reset()
+            emulators[label].state.page_size = 20
+
+        created = interleaved({t.label: register(t) for t in trees}, rounds, before_each=reset)
+        created_requests = {t.label: requests(t, lambda t=t: (reset(t.label), register(t)())) for t in trees}
+        unchanged = interleaved({t.label: register(t) for t in trees}, rounds)
+        unchanged_requests = {t.label: requests(t, register(t)) for t in trees}
+        table.add("`register` 100, all created",
+                  {t.label: f"{created[t.label].median:.2f} s, {created_requests[t.label]} requests"
+                   for t in trees}, "bounded concurrency", "every request counted, cloud metadata included")
+        table.add("`register` 100, all unchanged",
+                  {t.label: f"{unchanged[t.label].median:.2f} s, {unchanged_requests[t.label]} requests"
+                   for t in trees}, f"<= {import_time + 1:.2f} s",
+                  f"target: `import azure.ai.ml` ({import_time:.2f} s, same run) + 1 s")
+        # History: 20 older versions per environment (other lock hashes), then registered unchanged.
+        for tree in trees:
+            reset(tree.label)
+            seed_history(emulators[tree.label], [f"env{i:04d}" for i in range(100)], 20)
+            register(tree)()
+        deep = interleaved({t.label: register(t) for t in trees}, rounds)
+        deep_requests = {t.label: requests(t, register(t)) for t in trees}
+        table.add("`register` 100 with 21 versions each, all unchanged",
+                  {t.label: f"{deep[t.label].median:.2f} s, {deep_requests[t.label]} requests" for t in trees},
+                  "requests independent of history", "emulator pages of 20 versions")
     finally:
-        emulator.stop()
+        for emulator in emulators.values():
+            emulator.stop()
 
 
-def write_results() -> None:
-    lines = [
-        "# envlock benchmarks",
-        "",
-        f"Measured by `make bench` on {date.today().isoformat()}: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}. Ratios are envlock against the baseline in the same run.",
-        "",
-        "| measure | envlock | baseline | ratio | note |",
-        "|---|---|---|---|---|",
-        *[f"| {' | '.join(cells)} |" for cells in ROWS],
-        "",
-    ]
-    (ROOT / "bench" / "results.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+def seed_history(emulator: object, names: list[str], count: int) -> None:
+    """Versions 1..count of each name, made earlier from other locks, straight into the emulator."""
+    from tests.support.aml_emulator import WORKSPACE_SCOPE, Version
+
+    state = emulator.state  # type: ignore[attr-defined]
+    for name in names:
+        for number in range(1, count + 1):
+            properties = {"image": DIGEST_IMAGE, "condaFile": f"name: {name}\n", "isArchived": False,
+                          "isAnonymous": False, "tags": {"envlock.lock-sha256": f"{number:064x}"}, "properties": {}}
+            created = f"2020-01-01T00:00:{number:02d}.000000Z"
+            state.versions[(WORKSPACE_SCOPE, name, str(number))] = Version(WORKSPACE_SCOPE, name, str(number),
+                                                                          properties, created)
+
+
+def external_rows(table: Table, trees: list[Tree], work: Path) -> None:
+    """Rows measured by other bench modules (install size, preflight) when they are present."""
+    for module_name in ("install_size", "preflight_bench"):
+        path = BENCH / f"{module_name}.py"
+        if not path.is_file():
+            continue
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        rows = getattr(module, "bench_rows", None)
+        if rows is None:
+            continue
+        print(module_name, flush=True)
+        for measure_name, value, target, note in rows(work / module_name):
+            table.add(measure_name, {trees[-1].label: value}, target, note)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", metavar="REV", help="also measure envlock at this git revision")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per comparison")
+    parser.add_argument("--only", nargs="*", help="run only these benches (startup, check, lock, relock, "
+                        "parallel, register, external)")
+    options = parser.parse_args()
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="envlock-bench-") as temp:
         work = Path(temp)
-        bench_startup(work)
-        bench_check(work)
-        bench_lock(work)
-        bench_pip_resolvers(work)
-        bench_register(work)
-        from bench.install_size import bench_install  # issue 13: install size and the hook's first run
-
-        bench_install(work, row)
-        from bench.audit_bench import bench_audit  # issue 14: envlock audit, cold and cached
-
-        bench_audit(work, row)
-    write_results()
+        trees = [Tree("after (this tree)" if options.against else "envlock", ROOT)]
+        if options.against:
+            trees.insert(0, extract_revision(options.against, work / "before"))
+        table = Table(trees)
+        benches: dict[str, Callable[[], None]] = {
+            "startup": lambda: bench_startup(table, trees, options.rounds + 2),
+            "check": lambda: bench_check(table, trees, work, options.rounds),
+            "lock": lambda: bench_lock(table, trees, work, options.rounds),
+            "relock": lambda: bench_relock(table, trees, work, options.rounds),
+            "parallel": lambda: bench_pip_parallelism(table, trees, work, max(3, options.rounds - 2)),
+            "register": lambda: bench_register(table, trees, work, max(3, options.rounds - 2)),
+            "external": lambda: external_rows(table, trees, work),
+        }
+        for name, bench in benches.items():
+            if not options.only or name in options.only:
+                bench()
+    minutes = (time.perf_counter() - started) / 60
+    command = "python bench/run_bench.py" + (f" --against {options.against}" if options.against else "") + \
+        (f" --rounds {options.rounds}" if options.rounds != 5 else "")
+    lines = [
+        "# envlock benchmarks",
+        "",
+        f"`{command}` (what `make bench` runs), {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"{minutes:.1f} minutes: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
+        "",
+        f"Each comparison is {options.rounds} interleaved rounds (every variant once per round, rotating order); "
+        "times are medians, ratios the median of per-round ratios, memory the peak resident set of the process "
+        "and its children. Absolute times depend on the machine and its load; ratios within a row are what "
+        "to compare.",
+        "",
+        *table.markdown(),
+        "",
+    ]
+    (BENCH / "results.md").write_text("\n".join(lines))
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
