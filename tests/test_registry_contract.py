@@ -61,6 +61,14 @@ def test_listing_pages_through_every_version(registry: Registry) -> None:
     assert next_version(versions) == "6"
 
 
+def test_latest_is_the_newest_created(registry: Registry) -> None:
+    assert registry.latest_version("train") is None
+    for number in range(1, 4):
+        registry.create_version(draft(str(number), lock=str(number) * 64))
+    latest = registry.latest_version("train")
+    assert latest is not None and (latest.version, latest.lock_sha256) == ("3", "3" * 64)
+
+
 def test_archive_and_restore(registry: Registry) -> None:
     registry.create_version(draft("1"))
     registry.create_version(draft("2", lock="b" * 64))

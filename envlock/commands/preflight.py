@@ -9,7 +9,7 @@ from pathlib import Path
 from envlock.errors import EnvlockError
 from envlock.findings import Finding
 from envlock.jobs import EnvironmentUse, LocalInstall, Scan, SkippedFile, scan_files
-from envlock.lockfile import read_header
+from envlock.lockfile import LockHeader, read_header
 from envlock.refs import EnvironmentRef, parse_reference
 from envlock.registries import EnvironmentVersion, Registry
 from envlock.repo import Repo
@@ -24,12 +24,19 @@ class RegistryView:
 
     registry: Registry | None
     cache: dict[str, dict[str, EnvironmentVersion]] = field(default_factory=dict)
+    headers: dict[str, LockHeader | None] = field(default_factory=dict)
 
     def versions(self, name: str) -> dict[str, EnvironmentVersion]:
         if name not in self.cache:
             assert self.registry is not None
             self.cache[name] = {v.version: v for v in self.registry.list_versions(name, archived_flag=True)}
         return self.cache[name]
+
+    def lock_header(self, repo: Repo, name: str) -> LockHeader | None:
+        """The repository's lock header of `name`, read once however many jobs reference it."""
+        if name not in self.headers:
+            self.headers[name] = read_header(repo.environments_dir / name)
+        return self.headers[name]
 
 
 @dataclass(frozen=True)
@@ -119,7 +126,7 @@ def _check_use(repo: Repo, use: EnvironmentUse, declared: set[str], view: Regist
         findings.append(finding(ref.name, "unmanaged", f"{ref.name} is not declared in environments/",
                                 "envlock export " + f"{ref.name}:{ref.version} to manage it", "warning"))
         return findings
-    header = read_header(repo.environments_dir / ref.name)
+    header = view.lock_header(repo, ref.name)
     current = header.recorded_lock_sha256 if header else None
     if current and stored.lock_sha256 != current:
         findings.append(finding(ref.name, "drift",

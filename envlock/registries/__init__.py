@@ -64,6 +64,12 @@ class Registry(Protocol):
 
     def get_version(self, name: str, version: str) -> EnvironmentVersion | None: ...
 
+    def latest_version(self, name: str) -> EnvironmentVersion | None:
+        """The most recently created version (archived or not), in one read whatever the history.
+
+        register asks this first: a repository registered before is usually unchanged since.
+        """
+
     def create_version(self, draft: EnvironmentVersion) -> EnvironmentVersion:
         """Create exactly this version; raise VersionExists when it is taken."""
 

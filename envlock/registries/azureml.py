@@ -5,6 +5,7 @@ Only this module imports azure-ai-ml (about 2 s), and only commands that talk to
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,12 +61,13 @@ class AzureMLRegistry:
         bounded: dict[str, Any] = {"connection_timeout": limits.connect_timeout, "read_timeout": limits.read_timeout,
                    "retry_total": limits.retries}
         with _translated_errors(url):
+            cloud = _custom_cloud()
             if workspace:
-                client = MLClient(credential, workspace["sub"], workspace["rg"], workspace["ws"], **bounded)
+                client = MLClient(credential, workspace["sub"], workspace["rg"], workspace["ws"], **bounded, **cloud)
             elif registry:
-                client = MLClient(credential, registry_name=registry["reg"], **bounded)
+                client = MLClient(credential, registry_name=registry["reg"], **bounded, **cloud)
             elif url in ("azureml", "azureml://"):
-                client = MLClient.from_config(credential, path=str(repo_root), **bounded)
+                client = MLClient.from_config(credential, path=str(repo_root), **bounded, **cloud)
                 url = (f"azureml://subscriptions/{client.subscription_id}/resourcegroups/"
                        f"{client.resource_group_name}/workspaces/{client.workspace_name}")
             else:
@@ -129,6 +131,20 @@ class AzureMLRegistry:
             try:
                 return _from_entity(self.client.environments.get(name, version=version))
             except ResourceNotFoundError:
+                return None
+
+    def latest_version(self, name: str) -> EnvironmentVersion | None:
+        # One GET (versions?$orderBy=createdtime desc&$top=1) whatever the history: the service's
+        # version list takes $orderBy, $top, $skip and listViewType but no tag filter
+        # (EnvironmentVersions_List, api-version 2023-04-01-preview and later), so finding a lock
+        # hash among older versions costs a full listing; register does that only on a change.
+        from azure.ai.ml.exceptions import ValidationException
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with _translated_errors(self.url):
+            try:
+                return _from_entity(self.client.environments.get(name, label="latest"))
+            except (ResourceNotFoundError, ValidationException):
                 return None
 
     def create_version(self, draft: EnvironmentVersion) -> EnvironmentVersion:
@@ -226,6 +242,35 @@ class AzureMLRegistry:
                 self.client.environments.archive(name, version=version)
             else:
                 self.client.environments.restore(name, version=version)
+
+
+_clouds: dict[str, dict[str, Any]] = {}
+
+
+def _custom_cloud() -> dict[str, Any]:
+    """MLClient's cloud arguments for a custom cloud (ARM_CLOUD_METADATA_URL), read once per process.
+
+    azure-ai-ml 1.x caches a cloud it reads from the metadata URL under the wrong key, so it reads
+    the metadata again for every endpoint it looks up (9 GETs per client). Passing the cloud to
+    MLClient (`cloud`, `cloud_metadata`: how the SDK takes a sovereign cloud) caches it properly.
+    The public clouds need no metadata and take the SDK's defaults.
+    """
+    url = os.environ.get("ARM_CLOUD_METADATA_URL")
+    if not url:
+        return {}
+    if url not in _clouds:
+        try:
+            from azure.ai.ml._azure_environments import EndpointURLS, _get_clouds_by_metadata_url
+        except ImportError:  # the SDK moved its helpers: let it read the metadata itself
+            return {}
+        found: dict[str, Any] = {}
+        for name, endpoints in _get_clouds_by_metadata_url(url).items():
+            # The SDK's own choice: the cloud whose resource manager the metadata URL is under.
+            if str(endpoints.get(EndpointURLS.RESOURCE_MANAGER_ENDPOINT, "\0")) in url:
+                found = {"cloud": name, "cloud_metadata": endpoints}
+                break
+        _clouds[url] = found
+    return _clouds[url]
 
 
 def _content(entity: Any) -> EnvironmentContent:

@@ -107,6 +107,14 @@ class SqliteRegistry:
             ).fetchone()
         return _from_row(row) if row else None
 
+    def latest_version(self, name: str) -> EnvironmentVersion | None:
+        with self._connect() as connection:
+            row = connection.execute(
+                f"SELECT {COLUMNS} FROM environment_versions WHERE name = ? ORDER BY created_at DESC, "
+                "CAST(version AS INTEGER) DESC LIMIT 1", (name,)
+            ).fetchone()
+        return _from_row(row) if row else None
+
     def create_version(self, draft: EnvironmentVersion) -> EnvironmentVersion:
         created_at = datetime.now(timezone.utc).isoformat(timespec="microseconds")
         image, conda_file, build_files, dockerfile_path = _content_columns(draft.content)
