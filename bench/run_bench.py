@@ -36,6 +36,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# Commands run from a folder without an envlock package: `python -m` puts the working folder
+# first on sys.path, ahead of PYTHONPATH, which selects the tree being measured.
+NEUTRAL = Path(tempfile.mkdtemp(prefix="envlock-bench-cwd-"))
 FIXTURE = ROOT / "tests" / "fixtures" / "conda-forge-2024-07"
 BENCH = Path(__file__).resolve().parent
 DIGEST_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04@sha256:" + "ab" * 32
@@ -67,7 +70,7 @@ class Tree:
 
     def run(self, repo: Path, *args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(self.envlock(repo, *args), env=self.environment(extra), capture_output=True,
-                              text=True, check=False)
+                              text=True, check=False, cwd=NEUTRAL)
 
 
 def extract_revision(revision: str, folder: Path) -> Tree:
@@ -80,7 +83,7 @@ def extract_revision(revision: str, folder: Path) -> Tree:
     return Tree(f"before ({short})", folder)
 
 
-def measure(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
+def measure(command: list[str], env: dict[str, str] | None = None, cwd: Path = NEUTRAL,
             exit_codes: tuple[str, ...] = ("0",)) -> Measured:
     out = subprocess.run([sys.executable, "-c", MEASURE, *command], env=env, cwd=cwd, capture_output=True,
                          text=True, check=True).stdout.split()
@@ -176,7 +179,7 @@ def training_repo(tree: Tree, folder: Path, count: int) -> Path:
         for path, text in render_lock_files(lock, spec.folder)[1].items():
             path.write_text(text)
     """)
-    subprocess.run([sys.executable, "-c", rewrite, str(folder)], env=tree.environment(), check=True)
+    subprocess.run([sys.executable, "-c", rewrite, str(folder)], env=tree.environment(), check=True, cwd=NEUTRAL)
     copy_environment(folder, count)
     check = tree.run(folder, "check")
     if check.returncode != 0:
@@ -430,6 +433,7 @@ def main() -> None:
         for name, bench in benches.items():
             if not options.only or name in options.only:
                 bench()
+    NEUTRAL.rmdir()
     minutes = (time.perf_counter() - started) / 60
     command = "python bench/run_bench.py" + (f" --against {options.against}" if options.against else "") + \
         (f" --rounds {options.rounds}" if options.rounds != 5 else "")

@@ -10,6 +10,7 @@ file inside the repository stays a link (its target is written).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -53,25 +54,31 @@ def _escaping_link(root: Path, path: Path) -> Path | None:
     return None
 
 
+@functools.lru_cache(maxsize=16)
+def real_root(root: Path) -> Path:
+    """The repository's real path, resolved once per process (check asks for every environment)."""
+    return root.resolve()
+
+
 def safe_path(root: Path, path: Path) -> Path:
     """The real path to write or delete for `path`, which must stay inside `root`.
 
     Raises UnsafePathError (exit 2) naming the link when a symlink leads outside the repository.
     """
-    real_root = root.resolve()
+    resolved_root = real_root(root)
     absolute = Path(os.path.abspath(path))
     real = absolute.resolve()
-    if _is_within(real, real_root):
+    if _is_within(real, resolved_root):
         return real
     unresolved_root = Path(os.path.abspath(root))
-    link = _escaping_link(unresolved_root, absolute) or _escaping_link(real_root, absolute)
+    link = _escaping_link(unresolved_root, absolute) or _escaping_link(resolved_root, absolute)
     if link is not None:
         shown = link.relative_to(unresolved_root) if _is_within(link, unresolved_root) else link
         raise UnsafePathError(
             f"{shown} is a symlink to {os.readlink(link)}, outside the repository; envlock does not "
             f"write through it. fix: replace the link with a real folder or file inside the repository"
         )
-    raise UnsafePathError(f"{absolute} is outside the repository {real_root}; envlock writes only inside it")
+    raise UnsafePathError(f"{absolute} is outside the repository {resolved_root}; envlock writes only inside it")
 
 
 def atomic_write(path: Path, text: str, *, root: Path | None) -> None:

@@ -380,6 +380,20 @@ def _header_from_texts(files: list[Path], texts: list[str]) -> LockHeader:
                       recorded, actual, first.get("image"), first.get("base-python"))
 
 
+def package_counts(header: LockHeader) -> tuple[int, int]:
+    """Conda and pip package entries of an untouched lock, without parsing it.
+
+    A relock of fresh locks reports their counts; parsing a 92 KB conda-lock.yml to count would
+    cost more than the rest of the relock. The writer puts each entry's manager on its own line,
+    and an untouched lock (hash as recorded) is exactly what the writer wrote.
+    """
+    if header.files[0].name == CONDA_LOCK_FILE:
+        data = header.files[0].read_bytes().replace(b"\r\n", b"\n")
+        return data.count(b"\n  manager: conda\n"), data.count(b"\n  manager: pip\n")
+    lock = _requirements_from_texts("", [read_text(path, MAX_LOCK_BYTES) for path in header.files])
+    return 0, len(lock.packages)
+
+
 _CUSTOM_META = re.compile(r"^ {2,}envlock\.(inputs-sha256|image): *(.*?) *$", re.MULTILINE)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envlock.errors import DeclarationError
-from envlock.fsutil import safe_path
+from envlock.fsutil import real_root, safe_path
 from envlock.hashing import sha256_json
 from envlock.kinds import Kind
 from envlock.repo import ENV_FILE, Repo
@@ -147,7 +147,7 @@ def load_environment(repo: Repo, name: str, settings: Settings | None = None) ->
             )
         conda_name = _required_string(env_path, data, "conda_file", "name the conda file, e.g. conda.yaml")
         conda_path = (folder / conda_name).resolve()
-        if repo.root.resolve() not in conda_path.parents:
+        if real_root(repo.root) not in conda_path.parents:
             raise declaration_error(env_path, ["conda_file"],
                                     f"conda file '{conda_name}' is outside the repository",
                                     "keep the conda file inside the repository (beside env.yml), "

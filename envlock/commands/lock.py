@@ -18,6 +18,7 @@ from envlock.lockfile import (
     REQUIREMENTS_TXT,
     Lock,
     LockHeader,
+    package_counts,
     read_header,
     read_lock,
     render_lock_files,
@@ -107,8 +108,6 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
     """Lock what is stale (or what -P/-U asks for). With write=False nothing is written: stale locks
     are reported as WOULD_CHANGE without a solve, and only -P/-U solve to compare with the files.
     `refuse_edited` (build): a hand-edited lock is an error, not relocked."""
-    from envlock.locking import LockRequest, lock_environment
-
     settings = load_settings(repo.root)
     specs = [_for_platforms(spec, platforms) for spec in load_specs(repo, names, settings)]
     wanted = {name.lower() for name in update}
@@ -120,10 +119,14 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
             raise edited_lock_error(repo, spec.name, header)
         fresh = header is not None and header.is_fresh_for(spec.inputs_sha256())
         if fresh and not upgrade_all and not wanted:
-            outcomes[spec.name] = _unchanged(spec, read_lock(spec.name, spec.folder))
+            assert header is not None
+            conda, pip = package_counts(header)
+            outcomes[spec.name] = LockOutcome(spec.name, "unchanged", lock_sha256=header.recorded_lock_sha256,
+                                              conda_packages=conda, pip_packages=pip)
             continue
-        # A lock edited by hand is not trusted even as a preference.
-        previous = read_lock(spec.name, spec.folder) if header is not None and header.is_untouched else None
+        # A lock edited by hand is not trusted even as a preference; --upgrade keeps nothing from it.
+        keep = header is not None and header.is_untouched and not upgrade_all
+        previous = read_lock(spec.name, spec.folder) if keep else None
         names_in_lock = {p.name for p in previous.packages} if previous else set()
         if upgrade_all or not fresh or (wanted & names_in_lock):
             work.append((spec, previous))
@@ -145,6 +148,9 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
     failure_codes: set[int] = set()
 
     def solve(item: tuple[EnvironmentSpec, Lock | None]) -> LockOutcome:
+        # The solvers' modules only when something is solved: a relock of fresh locks is a check.
+        from envlock.locking import LockRequest, lock_environment
+
         spec, previous = item
         progress.start(spec.name, "locking")
         started = time.perf_counter()
