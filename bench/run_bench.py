@@ -350,7 +350,9 @@ def bench_register(table: Table, trees: list[Tree], work: Path, rounds: int) -> 
             emulators[label].state.page_size = 20
 
         created = interleaved({t.label: register(t) for t in trees}, rounds, before_each=reset)
-        created_requests = {t.label: requests(t, lambda t=t: (reset(t.label), register(t)())) for t in trees}
+        for tree in trees:
+            reset(tree.label)
+        created_requests = {t.label: requests(t, register(t)) for t in trees}
         unchanged = interleaved({t.label: register(t) for t in trees}, rounds)
         unchanged_requests = {t.label: requests(t, register(t)) for t in trees}
         table.add("`register` 100, all created",
@@ -390,21 +392,34 @@ def seed_history(emulator: object, names: list[str], count: int) -> None:
 
 
 def external_rows(table: Table, trees: list[Tree], work: Path) -> None:
-    """Rows measured by other bench modules (install size, preflight) when they are present."""
-    for module_name in ("install_size", "preflight_bench"):
-        path = BENCH / f"{module_name}.py"
-        if not path.is_file():
+    """Rows from the other measuring scripts in bench/ (install size, preflight, inventory, ...).
+
+    A script that defines `bench_rows(work) -> [(measure, value, target, note), ...]` gives its
+    rows; any other is run as a program and its last output line becomes the row's value.
+    """
+    for path in sorted(BENCH.glob("*.py")):
+        if path.name in ("run_bench.py", "baseline_lock.py"):
             continue
-        spec = importlib.util.spec_from_file_location(module_name, path)
+        print(path.name, flush=True)
+        spec = importlib.util.spec_from_file_location(path.stem, path)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         rows = getattr(module, "bench_rows", None)
-        if rows is None:
+        if rows is not None:
+            for measure_name, value, target, note in rows(work / path.stem):
+                table.add(measure_name, {trees[-1].label: value}, target, note)
             continue
-        print(module_name, flush=True)
-        for measure_name, value, target, note in rows(work / module_name):
-            table.add(measure_name, {trees[-1].label: value}, target, note)
+        title = (module.__doc__ or path.stem).strip().splitlines()[0].rstrip(".")
+        try:
+            result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300,
+                                    cwd=NEUTRAL, env=trees[-1].environment())
+        except subprocess.TimeoutExpired:
+            table.add(title, {trees[-1].label: "timed out after 300 s"}, "", f"`bench/{path.name}`")
+            continue
+        lines = (result.stdout.strip() or result.stderr.strip() or "no output").splitlines()
+        value = lines[-1] if result.returncode == 0 else f"failed (exit {result.returncode}): {lines[-1][:200]}"
+        table.add(title, {trees[-1].label: value.replace("|", "/")}, "", f"`bench/{path.name}`")
 
 
 def main() -> None:
