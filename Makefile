@@ -30,8 +30,10 @@ test-deps:
 test: install test-deps lint
 	$(BIN)/pytest -q
 
+# `make bench BENCH_AGAINST=<git revision>` also measures that envlock, in the same interleaved rounds.
+BENCH_AGAINST ?=
 bench: install
-	$(BIN)/python bench/run_bench.py
+	$(BIN)/python bench/run_bench.py $(if $(BENCH_AGAINST),--against $(BENCH_AGAINST))
 
 clean:
 	rm -rf $(VENV) build .envlock .pytest_cache .mypy_cache .ruff_cache

@@ -406,6 +406,14 @@ def external_rows(table: Table, trees: list[Tree], work: Path) -> None:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         rows = getattr(module, "bench_rows", None)
+        install = getattr(module, "bench_install", None)  # bench/install_size.py (issue 13)
+        if install is not None:
+            def row(measure: str, value: str, baseline: str, ratio: float | None, note: str) -> None:
+                ratio_text = f" ({ratio:.2f}x)" if ratio is not None else ""
+                table.add(measure, {trees[-1].label: value}, "", f"baseline {baseline}{ratio_text}; {note}")
+
+            install(work / path.stem, row)
+            continue
         if rows is not None:
             for measure_name, value, target, note in rows(work / path.stem):
                 table.add(measure_name, {trees[-1].label: value}, target, note)
