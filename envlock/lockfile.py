@@ -161,7 +161,17 @@ def _seal(files: list[tuple[Path, str]]) -> tuple[str, dict[Path, str]]:
     """Fill in the placeholder hash line of freshly rendered lock files."""
     digest, _ = lock_sha256([(path.name, text) for path, text in files])
     ordered = sorted(files, key=lambda item: item[0].name in MAIN_FILES)  # the main file last
-    return digest, {path: text.replace(HASH_PLACEHOLDER, digest, 1) for path, text in ordered}
+    return digest, {path: _fill_hash_line(path.name, text, digest) for path, text in ordered}
+
+
+def _fill_hash_line(name: str, text: str, digest: str) -> str:
+    """The placeholder replaced in the hash line only (an image digest may also be all f)."""
+    pattern = _CONDA_HASH_LINE if name == CONDA_LOCK_FILE else _REQUIREMENTS_HASH_LINE
+    match = pattern.search(text)
+    if match is None or match.group(1) != HASH_PLACEHOLDER:
+        return text
+    line = match.group(0).replace(HASH_PLACEHOLDER, digest, 1)
+    return text[:match.start()] + line + text[match.end():]
 
 
 def lock_files(folder: Path) -> list[Path]:

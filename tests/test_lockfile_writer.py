@@ -80,7 +80,7 @@ def edge_cases() -> Lock:
         LockedPackage("pip", "from-git", "0.1", "linux-64", "git+https://github.com/o/r@" + "d" * 40, None),
         LockedPackage("pip", "yes", "1.10", "linux-64", "https://example.org/yes-1.10.tar.gz#egg=yes", "e" * 64),
     )
-    return replace(base, packages=extra + base.packages, image="registry.example/img:tag@sha256:" + "1e" * 32,
+    return replace(base, packages=extra + base.packages, image="registry.example/img:tag@sha256:" + "f" * 64,
                    channels=("conda-forge", "https://conda.anaconda.org/pytorch"), sources=("conda.yaml",))
 
 
