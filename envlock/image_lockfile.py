@@ -32,36 +32,36 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-def image_lock_sha256(image: str, image_digest: str, environment_prefix: str | None, body: str) -> str:
-    """The content hash: the image by digest, the prefix jobs run in, and every package."""
-    return sha256_json({"image": f"{image}@{image_digest}", "packages": [environment_prefix or "", body]})
+def image_lock_sha256(metadata: dict[str, str], body: str) -> str:
+    """The hash of the whole lock: every metadata field (the image and its digests, the prefix jobs run
+    in, the inputs hash that decides freshness) and every package; only the hash itself is left out."""
+    fields = {key: value for key, value in sorted(metadata.items()) if key != "lock-sha256"}
+    return sha256_json({"metadata": fields, "packages": body})
 
 
 def render_image_lock(lock: Lock, inventory: ImageInventory, header: list[str],
                       folder: Path) -> tuple[Lock, dict[Path, str]]:
     from dataclasses import replace
 
-    repository = lock.image.split("@", 1)[0]
     body = _dump([{key: value for key in PACKAGE_FIELDS if (value := getattr(package, key)) is not None}
                   for package in inventory.packages]) if inventory.packages else ""
-    digest = image_lock_sha256(repository, inventory.image_digest, inventory.environment_prefix, body)
-    metadata = {
-        f"{META_PREFIX}version": __version__,
-        f"{META_PREFIX}inputs-sha256": lock.inputs_sha256,
-        f"{META_PREFIX}image": lock.image,
-        f"{META_PREFIX}image-digest": inventory.image_digest,
-        f"{META_PREFIX}manifest-digest": inventory.manifest_digest,
-        f"{META_PREFIX}environment-prefix": inventory.environment_prefix or "",
-        f"{META_PREFIX}lock-sha256": digest,
+    fields = {
+        "version": __version__,
+        "inputs-sha256": lock.inputs_sha256,
+        "image": lock.image,
+        "image-digest": inventory.image_digest,
+        "manifest-digest": inventory.manifest_digest,
+        "environment-prefix": inventory.environment_prefix or "",
     }
+    digest = image_lock_sha256(fields, body)
+    metadata = {f"{META_PREFIX}{key}": value for key, value in {**fields, "lock-sha256": digest}.items()}
     text = "\n".join(header) + "\n" + _dump({"metadata": metadata}) + PACKAGE_SECTION.lstrip("\n") + body
     return replace(lock, lock_sha256=digest), {folder / IMAGE_LOCK_FILE: text}
 
 
 def image_lock_header(path: Path) -> LockHeader:
     metadata, body = _split(path.read_text(encoding="utf-8"))
-    actual = image_lock_sha256(metadata.get("image", "").split("@", 1)[0], metadata.get("image-digest", ""),
-                               metadata.get("environment-prefix") or None, body)
+    actual = image_lock_sha256(metadata, body)
     return LockHeader((path,), metadata.get("inputs-sha256"), metadata.get("lock-sha256"), actual,
                       metadata.get("image"))
 

@@ -174,6 +174,14 @@ def test_lock_build_and_check_build_contexts(contexts: RepoBuilder, oci_registry
     again = repo.snapshot()
     assert repo.run("lock").exit_code == 0 and repo.snapshot() == again  # fresh: nothing re-solved
 
+    # The lock's hash covers what decides freshness too: an edited inputs hash is an edited lock.
+    index_path = folder / "context-lock.yml"
+    original = index_path.read_text()
+    index_path.write_text(original.replace(index["inputs-sha256"], "0" * 64, 1))
+    edited = {(f["environment"], f["kind"]) for f in json.loads(repo.run("check", "--json").stdout)}
+    assert ("sklearn", "edited-lock") in edited
+    index_path.write_text(original)
+
     (repo.root / "environments" / "pytorch" / "context" / "requirements.txt").write_text("six\nidna\n")
     stale = {(f["environment"], f["kind"]) for f in json.loads(repo.run("check", "--json").stdout)}
     assert ("pytorch", "stale-lock") in stale and ("sklearn", "stale-lock") not in stale

@@ -143,6 +143,12 @@ def test_verify_inside_a_job_on_the_clone(curated: RepoBuilder, tmp_path: Path) 
     observed = tmp_path / "build.log"
     observed.write_text(f"@EXPLICIT\n{explicit}\n{freeze}\n")
     lock = curated.root / "environments/sklearn-1.5/image-lock.yml"
+    original = lock.read_text()
+    recorded = yaml.safe_load(original)["metadata"]["envlock.inputs-sha256"]
+    lock.write_text(original.replace(recorded, "0" * 64, 1))  # the hash covers what decides freshness
+    edited = json.loads(curated.run("check", "--json", "sklearn-1.5").stdout)
+    assert ("sklearn-1.5", "edited-lock") in {(f["environment"], f["kind"]) for f in edited}
+    lock.write_text(original)
     ok = curated.run("verify", "--lock", str(lock), "--from", str(observed))
     assert ok.exit_code == 0, ok.output
     observed.write_text(f"@EXPLICIT\n{explicit}\n{freeze.replace('2.16.0', '2.17.0')}\n")
