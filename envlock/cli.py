@@ -216,9 +216,10 @@ def _open_registry(repo: Repo, explicit: str | None) -> Any:
 @fail_on_option("Audit first and refuse locks with findings at or above this level (default: audit.fail_on in "
                 "envlock.yaml; no audit when neither is set).")
 @click.option("--allow-vulnerable", is_flag=True, help="Register even with audit findings at or above --fail-on.")
+@click.option("--restore", is_flag=True, help="Un-archive an archived version that holds the current lock.")
 @click.pass_context
 def register(ctx: click.Context, names: tuple[str, ...], registry_url: str | None, dry_run: bool, as_json: bool,
-             output_file: Path | None, fail_on: str | None, allow_vulnerable: bool) -> None:
+             output_file: Path | None, fail_on: str | None, allow_vulnerable: bool, restore: bool) -> None:
     """Register each fresh lock as an immutable, content-addressed environment version."""
     import json
 
@@ -234,7 +235,7 @@ def register(ctx: click.Context, names: tuple[str, ...], registry_url: str | Non
 
         refuse_vulnerable(repo, selected, level)
     registry = _open_registry(repo, registry_url)
-    results = run_register(repo, selected, registry, dry_run=dry_run, show_progress=not as_json)
+    results = run_register(repo, selected, registry, dry_run=dry_run, show_progress=not as_json, restore=restore)
     mapping = {r.name: r.as_dict() for r in results}
     if output_file is not None and not dry_run:  # every success, for pin; failures are reported below
         successes = {r.name: r.as_dict() for r in results if not r.failed}
@@ -514,30 +515,36 @@ VERIFY_WORDS = {"added": "extra", "removed": "missing", "changed": "differs"}
               help="Verify against this lock file instead of environments/NAME.")
 @from_file_option("Read what was installed from pip freeze, conda list --explicit or an image build log.")
 @click.option("--python", "python", metavar="PATH", help="Inspect this interpreter or prefix (default: this one).")
-@click.option("--allow-extra", multiple=True, metavar="PKG", help="An extra pip package that is fine (e.g. pip).")
+@click.option("--allow-extra", multiple=True, metavar="PKG", help="An extra pip package that is fine.")
+@click.option("--strict", is_flag=True, help="Report pip, setuptools and wheel as extra too (pip-sync ignores them).")
+@click.option("--pip-only", is_flag=True, help="Accept checking pip packages alone where no conda metadata exists.")
 @json_option()
 @click.pass_context
 def verify(ctx: click.Context, name: str | None, lock_file: Path | None, from_file: Path | None,
-           python: str | None, allow_extra: tuple[str, ...], as_json: bool) -> None:
+           python: str | None, allow_extra: tuple[str, ...], strict: bool, pip_only: bool, as_json: bool) -> None:
     """Compare what is installed with the lock for this platform; exit 1 on any difference."""
     from envlock.commands.verify import run_verify
 
     result = run_verify(name, lock_file, from_file=from_file, python=python, allow_extra=allow_extra,
-                        repo_dir=_directory(ctx))
+                        repo_dir=_directory(ctx), strict=strict, pip_only=pip_only)
     rows = [{"change": VERIFY_WORDS[c.change], "manager": c.manager, "package": c.name,
              "locked": c.before, "installed": c.after} for c in result.changes]
-    checked = "conda and pip" if result.conda_checked else "pip (no conda metadata to check)"
-    verdict = "matches" if not result.changes else f"differs in {len(result.changes)} package(s)"
+    checked = "conda and pip" if result.conda_checked else "pip"
+    verdict = f"differs in {len(result.changes)} package(s)" if result.changes else \
+        "matches" if result.ok else "matches where it could be checked"
     if as_json:
         echo_json({"lock": result.lock_label, "observed": result.observed_label, "platform": result.platform,
-                   "conda_checked": result.conda_checked, "ok": not result.changes, "changes": rows})
+                   "conda_checked": result.conda_checked, "ok": result.ok, "unchecked": list(result.unchecked),
+                   "changes": rows})
     else:
         if rows:
             headers = ["change", "manager", "package", "locked", "installed"]
             echo_table(headers, [[row[h] or "" for h in headers] for row in rows])
         echo_status(f"{result.observed_label} {verdict} from {result.lock_label} on {result.platform}; "
                     f"checked {checked}")
-    if result.changes:
+    for what in result.unchecked:
+        click.echo(f"envlock: error: not checked: {what}", err=True)
+    if not result.ok:
         sys.exit(EXIT_FINDINGS)
 
 

@@ -13,9 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from packaging.utils import canonicalize_name as normalize_name
+
 from envlock.errors import EnvlockError
 from envlock.packages import Key, PackageSet
-from envlock.solvers.pip_uv import normalize_name
 
 PROBE = r"""
 import glob, json, os, sys, platform
@@ -26,7 +27,15 @@ for dist in metadata.distributions():
     if not name:
         continue
     installer = (dist.read_text("INSTALLER") or "").strip()
-    dists.append({"name": name, "version": dist.version, "installer": installer})
+    version = dist.version
+    try:
+        direct = json.loads(dist.read_text("direct_url.json") or "{}")
+    except ValueError:
+        direct = {}
+    vcs = direct.get("vcs_info") or {}
+    if vcs.get("vcs") and vcs.get("commit_id"):  # installed from git: the URL and commit are the pin
+        version = vcs["vcs"] + "+" + direct["url"] + "@" + vcs["commit_id"]
+    dists.append({"name": name, "version": version, "installer": installer})
 conda = []
 for path in glob.glob(os.path.join(sys.prefix, "conda-meta", "*.json")):
     with open(path) as handle:
@@ -70,13 +79,20 @@ def probe(python: str | None = None, label: str = "installed") -> tuple[PackageS
             continue  # a conda package's Python metadata; conda-meta already has it
         packages[("pip", normalize_name(dist["name"]))] = (dist["version"], None)
     platform = host_conda_platform(report["system"], report["machine"])
-    return PackageSet(f"{label} ({report['prefix']})", packages, has_conda=report["has_conda_meta"]), platform
+    return PackageSet(f"{label} ({report['prefix']})", packages, has_conda=report["has_conda_meta"],
+                      python=report["python"]), platform
 
 
 _EXPLICIT = re.compile(r"^(?:https?|file)://\S+/([^/\s#]+?)(?:\.conda|\.tar\.bz2)(?:#\S+)?$")
 _LINK_LINE = re.compile(r"^\s+(\S+)\s+\S+::(\S+)\s*$")
 _MAMBA_LINE = re.compile(r"^\s*\+\s+(\S+)\s+(\S+)\s+(\S+)\s+\S+")
-_BUILDKIT_PREFIX = re.compile(r"^#\d+ [\d.]+ ")  # "#12 3.456 " before each line of a BuildKit log
+# What comes before each line of an image build log: BuildKit's "#12 3.456 ", AML's
+# "2024-09-05T15:26:38: " and ACR's "2020/01/23 04:40:19 ".
+_LOG_PREFIX = re.compile(r"^(?:#\d+ [\d.]+ |\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?:? |"
+                         r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} )")
+# conda env create prints no plan, only its downloads: "numpy-1.26.4  | 7.0 MB  | ##### | 100%"
+_DOWNLOAD_LINE = re.compile(r"^([A-Za-z0-9_.\-]+)-([^-\s|]+)\s+\|\s+[\d.]+\s*[KMG]?B\s+\|")
+_FREEZE_URL = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)\s*@\s*(git\+\S+)$")
 _FREEZE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)\s*==\s*(\S+)$")
 
 
@@ -85,7 +101,7 @@ def parse_installer_output(text: str, label: str) -> PackageSet:
     packages: dict[Key, tuple[str, str | None]] = {}
     saw_conda = False
     for raw in text.splitlines():
-        line = _BUILDKIT_PREFIX.sub("", raw)
+        line = _LOG_PREFIX.sub("", raw)
         if match := _EXPLICIT.match(line.strip()):
             name, version, build = match.group(1).rsplit("-", 2)
             packages[("conda", name)] = (version, build)
@@ -99,10 +115,13 @@ def parse_installer_output(text: str, label: str) -> PackageSet:
             name, version, build = match.group(2).rsplit("-", 2)
             packages[("conda", name)] = (version, build)
             saw_conda = True
+        elif match := _DOWNLOAD_LINE.match(line.strip()):
+            packages.setdefault(("conda", match.group(1)), (match.group(2), None))
+            saw_conda = True
         elif match := _MAMBA_LINE.match(line):
             packages[("conda", match.group(1))] = (match.group(2), match.group(3))
             saw_conda = True
-        elif match := _FREEZE.match(line.strip()):
+        elif (match := _FREEZE_URL.match(line.strip())) or (match := _FREEZE.match(line.strip())):
             packages[("pip", normalize_name(match.group(1)))] = (match.group(2), None)
     if not packages:
         raise EnvlockError(f"{label}: no packages found; expected pip freeze, conda list --explicit "

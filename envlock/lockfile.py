@@ -433,13 +433,18 @@ def _split_requirements(text: str) -> tuple[dict[str, str], str]:
     return meta, "".join(lines[index:])
 
 
-def read_lock(name: str, folder: Path) -> Lock | None:
-    """The whole lock of an environment folder, or None when there is none."""
-    checked = read_checked_lock(name, folder)
+def read_lock(name: str, folder: Path, *, validate: bool = False) -> Lock | None:
+    """The whole lock of an environment folder, or None when there is none.
+
+    With `validate` (diff, verify, lock --update) a conda-lock.yml is also read through conda-lock's
+    own models, as it was written; every read checks the format version and the fields envlock uses,
+    which keeps conda-lock's import (seconds) off the other paths (they check the lock hash too).
+    """
+    checked = read_checked_lock(name, folder, validate=validate)
     return checked[1] if checked else None
 
 
-def read_checked_lock(name: str, folder: Path) -> tuple[LockHeader, Lock] | None:
+def read_checked_lock(name: str, folder: Path, *, validate: bool = False) -> tuple[LockHeader, Lock] | None:
     """The lock and its header from one read of its files (what is verified is what is used)."""
     files = lock_files(folder)
     if not files:
@@ -456,7 +461,7 @@ def read_checked_lock(name: str, folder: Path) -> tuple[LockHeader, Lock] | None
     texts = [read_text(path, MAX_LOCK_BYTES) for path in files]
     header = _header_from_texts(files, texts)
     if files[0].name == CONDA_LOCK_FILE:
-        return header, _parsed(files[0], lambda: _conda_lock_from_text(name, texts[0], files[0]), name)
+        return header, _parsed(files[0], lambda: _conda_lock_from_text(name, texts[0], files[0], validate), name)
     return header, _parsed(files[0], lambda: _requirements_from_texts(name, texts), name)
 
 
@@ -468,9 +473,28 @@ def parse_lock_text(name: str, file_name: str, text: str, source: str | None = N
         return image_lock_from_text(name, text)
     label = source or file_name
     # any YAML file is conda-lock's format (a copy such as train-head.yml); the rest is requirements text
-    if file_name == CONDA_LOCK_FILE or file_name.endswith((".yml", ".yaml")):
-        return _parsed(label, lambda: _conda_lock_from_text(name, text, label), name)
+    # the kind from the content, not the name: a copy called training-old.yml is still conda-lock's format
+    if file_name == CONDA_LOCK_FILE or is_conda_lock_text(text):
+        return _parsed(label, lambda: _conda_lock_from_text(name, text, label, validate=True), name)
     return _parsed(label, lambda: _requirements_from_texts(name, [text]), name)
+
+
+def _validated(data: dict[str, Any], source: Path | str, fix: str) -> dict[str, Any]:
+    """`data` checked by conda-lock's own v1 models, the way conda-lock's parse_conda_lock_file reads it."""
+    try:
+        import pydantic
+        from conda_lock.lockfile.v1.models import Lockfile as LockfileV1
+    except ImportError:  # the core install (verify inside a job) has no conda-lock: the checks above stand
+        return data
+    try:
+        model = LockfileV1.model_validate({k: v for k, v in data.items() if k != "version"})
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise DeclarationError(source, f"not valid for conda-lock: {first['msg']}", field=field, fix=fix) from None
+    except (KeyError, TypeError, ValueError) as exc:  # conda-lock's own validators may fail this way
+        raise DeclarationError(source, f"not valid for conda-lock ({exc!r})", fix=fix) from None
+    return {"version": 1, **model.model_dump(mode="json")}
 
 
 def _parsed(source: Path | str, parse: Callable[[], Lock], name: str) -> Lock:
@@ -483,11 +507,22 @@ def _parsed(source: Path | str, parse: Callable[[], Lock], name: str) -> Lock:
                                ) from None
 
 
-def _conda_lock_from_text(name: str, text: str, source: Path | str = CONDA_LOCK_FILE) -> Lock:
+def is_conda_lock_text(text: str) -> bool:
+    return bool(re.search(r"^(?:package|metadata):", text, re.MULTILINE)) and \
+        bool(re.search(r"^version:", text, re.MULTILINE))
+
+
+def _conda_lock_from_text(name: str, text: str, source: Path | str = CONDA_LOCK_FILE,
+                          validate: bool = False) -> Lock:
     data = parse_yaml(text, source)
+    fix = f"regenerate it with envlock lock {name}"
     if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
-        raise DeclarationError(source, "is not a conda-lock file: no metadata: mapping at the top level",
-                               fix=f"regenerate it with envlock lock {name}")
+        raise DeclarationError(source, "is not a conda-lock file: no metadata: mapping at the top level", fix=fix)
+    if data.get("version") != 1:  # conda-lock's v1 layout, which envlock writes
+        raise DeclarationError(source, f"conda-lock format version {data.get('version')!r}; envlock reads "
+                               "version 1", field="version", fix=fix)
+    if validate:
+        data = _validated(data, source, fix)
     meta = data["metadata"]
     custom = meta.get("custom_metadata") or {}
     packages = tuple(
@@ -514,6 +549,7 @@ def _conda_lock_from_text(name: str, text: str, source: Path | str = CONDA_LOCK_
 
 
 _REQ_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
+_REQ_URL_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*) @ (\S+)")  # what pip_requirement_lines writes for git
 
 
 def _requirements_from_texts(name: str, texts: list[str]) -> Lock:
@@ -529,6 +565,9 @@ def _requirements_from_texts(name: str, texts: list[str]) -> Lock:
         for entry in body.replace("\\\n", " ").splitlines():
             match = _REQ_LINE.match(entry.strip())
             if not match:
+                if url_match := _REQ_URL_LINE.match(entry.strip()):
+                    # The version is not in the line; the URL (with its commit) is the pin.
+                    packages.append(LockedPackage("pip", url_match.group(1), "", platform, url_match.group(2), None))
                 continue
             hashes = tuple(re.findall(r"--hash=sha256:([0-9a-f]{64})", entry))
             packages.append(LockedPackage("pip", match.group(1), match.group(2), platform, "",

@@ -208,7 +208,7 @@ def _resolve_pip(spec: EnvironmentSpec, request: LockRequest, platform: TargetPl
         platform=platform,
         index_url=request.settings.pip_index_url,
         provided=tuple(sorted(python_distributions(conda_packages).items())),
-        preferences=tuple(sorted((p.name, p.version) for p in previous if p.manager == "pip")),
+        preferences=tuple(sorted((p.name, p.version) for p in previous if p.manager == "pip" and p.version)),
         upgrade=tuple(sorted(request.update)),
         upgrade_all=request.upgrade_all,
     ))

@@ -11,13 +11,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from packaging.utils import canonicalize_name as normalize_name
+
 from envlock.errors import EnvlockError
 from envlock.kinds import BuildContext, EnvironmentContent, ImageOnly, ImageWithConda, Kind
 from envlock.lockfile import Lock
 
 if TYPE_CHECKING:
     from envlock.image_inventory import ImageInventory
-from envlock.solvers.pip_uv import normalize_name
 
 Key = tuple[str, str]  # (manager, name)
 
@@ -27,6 +28,7 @@ class PackageSet:
     label: str
     packages: dict[Key, tuple[str, str | None]]  # -> (version, build)
     has_conda: bool = True  # False where conda packages cannot be known (a plain venv, pip freeze)
+    python: str | None = None  # the interpreter's version, where it is known
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,12 @@ def from_lock(lock: Lock, platform: str, label: str) -> PackageSet:
     packages: dict[Key, tuple[str, str | None]] = {}
     for package in lock.for_platform(platform):
         name = package.name if package.manager == "conda" else normalize_name(package.name)
-        packages[(package.manager, name)] = (package.version, package.build)
-    has_conda = any(p.manager == "conda" for p in lock.packages) or lock.kind is Kind.IMAGE_CONDA
-    return PackageSet(label, packages, has_conda=has_conda)
+        # A pip package pinned by URL (git+...@commit) is identified by that URL, wherever it is read.
+        pinned = package.url if package.manager == "pip" and package.url.startswith("git+") else package.version
+        packages[(package.manager, name)] = (pinned, package.build)
+    python = lock.python_version(platform) or lock.python
+    return PackageSet(label, packages, has_conda=any(p.manager == "conda" for p in lock.packages)
+                      or lock.kind is Kind.IMAGE_CONDA, python=python)
 
 
 def from_inventory(inventory: ImageInventory, label: str) -> PackageSet:

@@ -192,9 +192,10 @@ def test_verify_a_real_environment_built_from_the_lock(repo: RepoBuilder, tmp_pa
 
     _pip_install(venv, "--no-deps", "idna==3.7")
     _pip_install(venv, "--no-deps", "pip")
-    assert repo.run("verify", "api", "--python", str(venv / "bin" / "python")).exit_code == 1  # pip is extra
-    assert repo.run("verify", "api", "--python", str(venv / "bin" / "python"),
-                    "--allow-extra", "pip").exit_code == 0
+    assert repo.run("verify", "api", "--python", str(venv / "bin" / "python")).exit_code == 0  # pip-sync's rule
+    strict = repo.run("verify", "api", "--python", str(venv / "bin" / "python"), "--strict", "--json")
+    assert strict.exit_code == 1
+    assert [(c["package"], c["change"]) for c in json.loads(strict.stdout)["changes"]] == [("pip", "extra")]
 
     freeze = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "freeze", "--all"], capture_output=True,
                             text=True, check=True).stdout

@@ -256,3 +256,14 @@ def test_lock_imports_no_conda_lock_and_a_fresh_relock_no_solver(repo: RepoBuild
     assert solving.strip().splitlines()[-1] == "['rattler']"  # conda-lock's format, not its import
     relock = subprocess.run(probe, capture_output=True, text=True, check=True).stdout
     assert relock.strip().splitlines()[-1] == "[]"
+
+
+def test_one_invalid_declaration_does_not_stop_the_others(repo: RepoBuilder) -> None:
+    repo.env("good", conda=CONDA_NUMPY)
+    repo.env("bad", conda=CONDA_NUMPY, env_yml="name: bad\nimgae: python:3.10\nconda_file: conda.yaml\n")
+    result = repo.run("lock")
+    assert result.exit_code == 2, result.output
+    assert (repo.root / "environments" / "good" / "conda-lock.yml").is_file()
+    assert not (repo.root / "environments" / "bad" / "conda-lock.yml").exists()
+    assert "environments/bad/env.yml:2 (field 'imgae'): unknown key 'imgae'" in result.stderr
+    assert "fix: did you mean 'image'?" in result.stderr and "the other 1 were locked" in result.stderr

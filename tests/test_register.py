@@ -270,3 +270,65 @@ def test_workspace_from_config_json(repo: RepoBuilder, aml: AmlEmulator) -> None
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["train"]["status"] == "created"
     assert _versions_in(aml, "train") == ["1"]
+
+
+# ---------------------------------------------------------------- trust content, not tags; one at a time
+
+
+def test_a_version_tagged_with_the_lock_but_edited_is_refused_and_reported(repo: RepoBuilder) -> None:
+    from dataclasses import replace
+
+    from envlock.commands.build import rendered_for
+    from envlock.kinds import ImageWithConda
+    from envlock.registries import open_registry
+    from envlock.repo import Repo
+    from envlock.trust import rendered_content
+
+    locked_repo(repo, ["train"])
+    version = rendered_content(rendered_for(Repo(repo.root), ["train"])[0])
+    assert isinstance(version.content, ImageWithConda)
+    edited = ImageWithConda(version.content.image, version.content.conda_file.replace("numpy=", "numpy-base="))
+    open_registry(None, repo.root).create_version(  # what `az ml environment create` of an edited file makes
+        replace(version, version="1", content=edited))
+    jobs = repo.root / "jobs"
+    jobs.mkdir()
+    (jobs / "train.yml").write_text("command: python train.py\nenvironment: azureml:train:1\n")
+
+    result = repo.run("register", "--json")
+    assert result.exit_code == 1
+    assert registered(result.stdout)["train"]["status"] == "refused"
+    assert "train:1 carries this lock's hash but its content differs" in result.stderr
+    found = json.loads(repo.run("preflight", "--json").stdout)
+    assert [(f["file"], f["line"], f["kind"]) for f in found] == [("jobs/train.yml", 2, "edited-version")]
+    pinned = repo.run("pin")  # never points a job at the edited version
+    assert pinned.exit_code == 1 and "no registered version matches" in pinned.stderr
+
+
+def test_an_archived_version_of_the_lock_is_restored_on_request(repo: RepoBuilder) -> None:
+    from envlock.registries import open_registry
+
+    locked_repo(repo, ["train"])
+    assert repo.run("register").exit_code == 0
+    registry = open_registry(None, repo.root)
+    registry.set_archived("train", "1", True)
+    refused = repo.run("register", "--json")
+    assert refused.exit_code == 1
+    assert "train:1 holds this lock but is archived; run envlock register train --restore" in refused.stderr
+    restored = repo.run("register", "--restore", "--json")
+    assert restored.exit_code == 0, restored.output
+    entry = registered(restored.stdout)["train"]
+    assert (entry["version"], entry["status"], entry["reference"]) == ("1", "restored", "azureml:train:1")
+    assert registry.get_version("train", "1").archived is False  # type: ignore[union-attr]
+    assert [v.version for v in registry.list_versions("train")] == ["1"]
+
+
+def test_register_registers_the_valid_environments_and_reports_the_rest(repo: RepoBuilder) -> None:
+    locked_repo(repo, ["train"])
+    repo.env("unlocked", conda=conda_env())
+    repo.env("broken", env_yml="name: broken\nimage: x\nconda_file: nowhere.yaml\n")
+    result = repo.run("register", "--json")
+    assert result.exit_code == 1
+    statuses = {name: entry["status"] for name, entry in registered(result.stdout).items()}
+    assert statuses == {"train": "created", "unlocked": "failed", "broken": "failed"}
+    assert "the lock is missing; run envlock lock unlocked" in result.stderr
+    assert "environments/broken/env.yml:3 (field 'conda_file'): conda file 'nowhere.yaml' not found" in result.stderr

@@ -55,7 +55,7 @@ def load_source(repo: Repo, source: str, platform: str, registry_opener: object)
         name, revision = source.split("@", 1)
         return from_lock(_lock_at_revision(repo, name, revision), platform, source)
     if source in repo.environment_names():
-        current = read_lock(source, repo.environments_dir / source)
+        current = read_lock(source, repo.environments_dir / source, validate=True)
         if current is None:
             raise EnvlockError(f"{source} has no lock; run envlock lock {source}")
         return from_lock(current, platform, source)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from envlock.context_lock import LOCKS_DIR
-from envlock.errors import EXIT_FINDINGS, DeclarationError, EnvlockError, UsageError
+from envlock.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, DeclarationError, EnvlockError, UsageError
 from envlock.fsutil import atomic_write_many, remove
 from envlock.lockfile import (
     CONDA_LOCK_FILE,
@@ -36,7 +36,7 @@ DEFAULT_JOBS = 8
 @dataclass(frozen=True)
 class LockOutcome:
     name: str
-    status: str  # "locked", "unchanged", "failed"
+    status: str  # "locked", "unchanged", "would change", "failed", "invalid" (a declaration error)
     seconds: float = 0.0
     lock_sha256: str | None = None
     files: tuple[str, ...] = ()
@@ -50,43 +50,63 @@ WOULD_CHANGE = "would change"
 
 class LockFailed(EnvlockError):
     def __init__(self, outcomes: list[LockOutcome], exit_codes: set[int] | None = None) -> None:
-        failed = [o for o in outcomes if o.status == "failed"]
+        failed = [o for o in outcomes if o.status in ("failed", "invalid")]
         text = "\n".join(f"{o.name}: {o.error}" for o in failed)
-        super().__init__(f"{len(failed)} environment(s) could not be locked; "
-                         f"their files are unchanged\n{text}")
+        done = len(outcomes) - len(failed)
+        super().__init__(f"{len(failed)} environment(s) could not be locked; their files are unchanged"
+                         f"{f' (the other {done} were locked or unchanged)' if done else ''}\n{text}")
         self.outcomes = outcomes
         # one cause (every index unreachable, say) keeps its own code; mixed causes are findings
-        codes = exit_codes or {EXIT_FINDINGS}
+        codes = set(exit_codes or ()) | ({EXIT_BAD_INPUT} if any(o.status == "invalid" for o in failed) else set())
+        codes = codes or {EXIT_FINDINGS}
         self.exit_code = codes.pop() if len(codes) == 1 else EXIT_FINDINGS
 
 
-def load_specs(repo: Repo, names: list[str], settings: Settings) -> list[EnvironmentSpec]:
-    """Every named declaration, with its policy checked up front so a bad one stops the run."""
+def load_specs(repo: Repo, names: list[str], settings: Settings
+               ) -> tuple[list[EnvironmentSpec], list[LockOutcome]]:
+    """The valid declarations, and for each of the others an outcome saying why (file, field, fix):
+    one bad declaration does not stop the others."""
     from envlock.buildcontext import unresolvable_image
 
-    specs = [load_environment(repo, name, settings) for name in names]
-    for spec in specs:
-        if spec.policy_problems:
-            raise spec.policy_problems[0].as_error()
-        if spec.context is not None and (error := unresolvable_image(spec.context)) is not None:
-            raise error
-    return specs
+    specs, refused = [], []
+    for name in names:
+        try:
+            spec = load_environment(repo, name, settings)
+            if spec.policy_problems:
+                raise spec.policy_problems[0].as_error()
+            if spec.context is not None and (error := unresolvable_image(spec.context)) is not None:
+                raise error
+        except EnvlockError as error:
+            status = "invalid" if isinstance(error, DeclarationError) else "failed"
+            refused.append(LockOutcome(name, status, error=error.message))
+            continue
+        specs.append(spec)
+    return specs, refused
 
 
-def validate_for_solving(specs: list[EnvironmentSpec]) -> None:
-    """Parse the conda specs of what will be solved, before any solve starts.
+def validate_for_solving(work: list[tuple[EnvironmentSpec, Lock | None]]
+                         ) -> tuple[list[tuple[EnvironmentSpec, Lock | None]], list[LockOutcome]]:
+    """Parse the conda specs of what will be solved, before any solve starts; a bad one is reported
+    as invalid and the others still solve.
 
     Only stale declarations are parsed: a fresh lock's inputs were parsed when it was made, and
     importing the solver to re-check them would double the time of a relock that solves nothing.
     """
-    with_conda = [spec for spec in specs if spec.conda_file]
-    if not with_conda:
-        return
+    if not any(spec.conda_file for spec, _ in work):
+        return work, []
     from envlock.solvers.conda_rattler import validate_specs
 
-    for spec in with_conda:
-        assert spec.conda_file is not None
-        validate_specs(spec.conda_file, spec.conda_dependencies)
+    valid, refused = [], []
+    for spec, previous in work:
+        try:
+            if spec.conda_file is not None:
+                validate_specs(spec.conda_file, spec.conda_dependencies)
+        except EnvlockError as error:
+            status = "invalid" if isinstance(error, DeclarationError) else "failed"
+            refused.append(LockOutcome(spec.name, status, error=error.message))
+            continue
+        valid.append((spec, previous))
+    return valid, refused
 
 
 def is_fresh(spec: EnvironmentSpec) -> bool:
@@ -109,10 +129,11 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
     are reported as WOULD_CHANGE without a solve, and only -P/-U solve to compare with the files.
     `refuse_edited` (build): a hand-edited lock is an error, not relocked."""
     settings = load_settings(repo.root)
-    specs = [_for_platforms(spec, platforms) for spec in load_specs(repo, names, settings)]
+    valid, refused = load_specs(repo, names, settings)
+    specs = [_for_platforms(spec, platforms) for spec in valid]
     wanted = {name.lower() for name in update}
     work: list[tuple[EnvironmentSpec, Lock | None]] = []
-    outcomes: dict[str, LockOutcome] = {}
+    outcomes: dict[str, LockOutcome] = {o.name: o for o in refused}
     for spec in specs:
         header = read_header(spec.folder)
         if refuse_edited and header is not None and not header.is_untouched:
@@ -126,7 +147,7 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
             continue
         # A lock edited by hand is not trusted even as a preference; --upgrade keeps nothing from it.
         keep = header is not None and header.is_untouched and not upgrade_all
-        previous = read_lock(spec.name, spec.folder) if keep else None
+        previous = read_lock(spec.name, spec.folder, validate=bool(wanted)) if keep else None
         names_in_lock = {p.name for p in previous.packages} if previous else set()
         if upgrade_all or not fresh or (wanted & names_in_lock):
             work.append((spec, previous))
@@ -143,7 +164,8 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
         # a stale lock would change: decided from its header, offline, nothing solved (uv's --locked)
         outcomes.update((spec.name, LockOutcome(spec.name, WOULD_CHANGE)) for spec, _ in work)
         work = []
-    validate_for_solving([spec for spec, _ in work])
+    work, invalid = validate_for_solving(work)
+    outcomes.update((outcome.name, outcome) for outcome in invalid)
     progress = Progress(len(work), enabled=show_progress)
     failure_codes: set[int] = set()
 
@@ -176,8 +198,8 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(work) or 1))) as pool:
         for outcome in pool.map(solve, work):
             outcomes[outcome.name] = outcome
-    ordered = [outcomes[spec.name] for spec in specs]
-    if any(o.status == "failed" for o in ordered):
+    ordered = [outcomes[name] for name in names]
+    if any(o.status in ("failed", "invalid") for o in ordered):
         raise LockFailed(ordered, failure_codes)
     return ordered
 

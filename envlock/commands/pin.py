@@ -10,7 +10,6 @@ from envlock.commands.preflight import scan
 from envlock.errors import DeclarationError, EnvlockError, UsageError
 from envlock.fsutil import atomic_write_many
 from envlock.jobs import EnvironmentUse, read_job_text, replace_scalars
-from envlock.lockfile import read_header
 from envlock.refs import EnvironmentRef, format_reference, parse_reference
 from envlock.registries import Registry
 from envlock.repo import Repo
@@ -37,13 +36,18 @@ def registered_versions(repo: Repo, names: set[str], registry: Registry | None,
         except (OSError, ValueError, AttributeError, KeyError, TypeError):
             raise UsageError(f"{from_file}: not the JSON that envlock register --output writes") from None
     assert registry is not None
+    from envlock.commands.build import rendered_for
+    from envlock.trust import holds
+
     result = {}
     for name in sorted(names):
-        header = read_header(repo.environments_dir / name)
-        if header is None or header.recorded_lock_sha256 is None:
-            continue
-        matches = [v for v in registry.list_versions(name, archived_flag=False)
-                   if v.lock_sha256 == header.recorded_lock_sha256]
+        try:
+            rendered = rendered_for(repo, [name])[0]
+        except EnvlockError:
+            continue  # no fresh lock: reported as unregistered
+        # Trust content, not tags: an edited or archived version is never a pin target.
+        matches = [v for v in registry.list_versions(name, archived_flag=True)
+                   if not v.archived and holds(v, rendered)]
         if matches:
             result[name] = min(matches, key=lambda v: int(v.version) if v.version.isdigit() else 1 << 60).version
     return result

@@ -12,7 +12,9 @@ from envlock.jobs import EnvironmentUse, LocalInstall, Scan, SkippedFile, scan_f
 from envlock.lockfile import LockHeader, read_header
 from envlock.refs import EnvironmentRef, parse_reference
 from envlock.registries import EnvironmentVersion, Registry
+from envlock.render import RenderedEnvironment
 from envlock.repo import Repo
+from envlock.trust import tampered
 
 CURATED_PREFIX = "azureml-"
 NO_ENVIRONMENT = "-"
@@ -25,6 +27,7 @@ class RegistryView:
     registry: Registry | None
     cache: dict[str, dict[str, EnvironmentVersion]] = field(default_factory=dict)
     headers: dict[str, LockHeader | None] = field(default_factory=dict)
+    renders: dict[str, RenderedEnvironment | None] = field(default_factory=dict)
 
     def versions(self, name: str) -> dict[str, EnvironmentVersion]:
         if name not in self.cache:
@@ -37,6 +40,17 @@ class RegistryView:
         if name not in self.headers:
             self.headers[name] = read_header(repo.environments_dir / name)
         return self.headers[name]
+
+    def current_render(self, repo: Repo, name: str) -> RenderedEnvironment | None:
+        """What the repository's lock of `name` renders to (None when it has no fresh lock)."""
+        if name not in self.renders:
+            from envlock.commands.build import rendered_for
+
+            try:
+                self.renders[name] = rendered_for(repo, [name])[0]
+            except EnvlockError:
+                self.renders[name] = None
+        return self.renders[name]
 
 
 @dataclass(frozen=True)
@@ -133,6 +147,13 @@ def _check_use(repo: Repo, use: EnvironmentUse, declared: set[str], view: Regist
                                 f"{use.value} was registered from lock {(stored.lock_sha256 or 'none')[:12]}, "
                                 f"the repository's lock is {current[:12]}",
                                 "envlock register, then envlock pin"))
+    elif current:
+        rendered = view.current_render(repo, ref.name)
+        if rendered is not None and tampered(stored, rendered):
+            findings.append(finding(ref.name, "edited-version",
+                                    f"{use.value} carries the lock's hash but holds other content than the "
+                                    "lock renders to (edited by hand?)",
+                                    f"archive {ref.name}:{ref.version}, envlock register, then envlock pin"))
     return findings
 
 

@@ -23,6 +23,7 @@ from envlock.registries import EnvironmentVersion, Registry, RegistryError, Vers
 from envlock.render import GIT_TAG, LOCK_TAG, VERSION_TAG, RenderedEnvironment
 from envlock.repo import Repo
 from envlock.sbom import SBOM_TAG, registered_sbom_sha256
+from envlock.trust import rendered_content
 
 MAX_ATTEMPTS = 8
 
@@ -32,14 +33,14 @@ class Registration:
     name: str
     version: str | None
     lock_sha256: str
-    status: str  # "created", "unchanged", "would create", "failed"
+    status: str  # "created", "unchanged", "would create", "restored", "refused" (content), "failed"
     reference: str | None
     error: str | None = None
     exit_code: int = 0  # of a failure: 4 when the registry could not be reached
 
     @property
     def failed(self) -> bool:
-        return self.status == "failed"
+        return self.status in ("failed", "refused")
 
     def as_dict(self) -> dict[str, str | None]:
         entry = {"version": self.version, "lock_sha256": self.lock_sha256, "status": self.status,
@@ -58,30 +59,53 @@ def exit_code(registrations: list[Registration]) -> int:
 
 
 def draft_version(rendered: RenderedEnvironment, commit: str | None) -> EnvironmentVersion:
-    tags = dict(rendered.tags)
+    content = rendered_content(rendered)
+    tags = dict(content.tags)
     tags[VERSION_TAG] = __version__
     if commit:
         tags[GIT_TAG] = commit
-    return EnvironmentVersion(name=rendered.name, version="", content=rendered.content,
-                              description=rendered.description, tags=tags)
+    return replace(content, tags=tags)
+
+
+def _by_number(version: EnvironmentVersion) -> tuple[bool, int]:
+    return (not version.version.isdigit(), int(version.version) if version.version.isdigit() else 0)
 
 
 def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool = False,
                  registry_name: str | None = None,
-                 creation_tags: Callable[[], dict[str, str]] | None = None) -> Registration:
+                 creation_tags: Callable[[], dict[str, str]] | None = None,
+                 restore: bool = False) -> Registration:
     """`creation_tags` is asked only when a version is created (the SBOM hash costs a build)."""
     lock_sha256 = draft.tags[LOCK_TAG]
 
-    def result(version: str | None, status: str) -> Registration:
+    def result(version: str | None, status: str, error: str | None = None) -> Registration:
         reference = format_reference(draft.name, version, registry=registry_name) if version else None
-        return Registration(draft.name, version, lock_sha256, status, reference)
+        return Registration(draft.name, version, lock_sha256, status, reference, error,
+                            EXIT_FINDINGS if error else 0)
 
     for _ in range(MAX_ATTEMPTS):
-        versions = registry.list_versions(draft.name, archived_flag=False)
-        existing = sorted((v for v in versions if v.lock_sha256 == lock_sha256),
-                          key=lambda v: (not v.version.isdigit(), int(v.version) if v.version.isdigit() else 0))
-        if existing:
-            return result(existing[0].version, "unchanged")
+        versions = registry.list_versions(draft.name, archived_flag=True)
+        tagged = sorted((v for v in versions if v.lock_sha256 == lock_sha256), key=_by_number)
+        # Trust content, not tags: a tagged version whose content was edited is never reused.
+        matching = [v for v in tagged if v.same_content(draft)]
+        edited = [v for v in tagged if not v.same_content(draft)]
+        live = [v for v in matching if not v.archived]
+        if live:
+            return result(live[0].version, "unchanged")
+        if matching and not restore:
+            return result(None, "refused",
+                          f"{draft.name}:{matching[0].version} holds this lock but is archived; "
+                          f"run envlock register {draft.name} --restore to un-archive it")
+        if matching:
+            if not dry_run:
+                registry.set_archived(draft.name, matching[0].version, False)
+            return result(matching[0].version, "restored" if not dry_run else "would restore")
+        if edited:
+            return result(None, "refused",
+                          f"{draft.name}:{edited[0].version} carries this lock's hash but its content differs "
+                          "from the render of the current lock (edited by hand?); archive it "
+                          f"(az ml environment archive --name {draft.name} --version {edited[0].version}), "
+                          "then register again")
         number = next_version(versions)
         if dry_run:
             return result(number, "would create")
@@ -109,7 +133,7 @@ def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool
 
 
 def run_register(repo: Repo, names: list[str], registry: Registry, *, dry_run: bool = False,
-                 show_progress: bool = True) -> list[Registration]:
+                 show_progress: bool = True, restore: bool = False) -> list[Registration]:
     """Every environment gets its own status: one that cannot be rendered or registered is
     reported as failed (with why) and the others still register."""
     commits = commits_for(repo.root, {name: repo.environments_dir / name for name in names})
@@ -123,7 +147,7 @@ def run_register(repo: Repo, names: list[str], registry: Registry, *, dry_run: b
             [environment] = rendered_for(repo, [name])
             registration = register_one(registry, draft_version(environment, commits[name]), dry_run=dry_run,
                                         registry_name=registry_name,
-                                        creation_tags=partial(_sbom_tag, repo, name))
+                                        creation_tags=partial(_sbom_tag, repo, name), restore=restore)
         except EnvlockError as exc:
             registration = Registration(name, None, "", "failed", None, exc.message, exc.exit_code)
         progress.finish(name, f"failed: {registration.error}" if registration.failed else
