@@ -1,0 +1,44 @@
+"""The preflight row of `make bench`: `envlock preflight --offline` over a 1,000-file tree of job YAML.
+
+The tree repeats the real-shaped corpus in tests/corpus (azureml-examples files and the hand-made
+variants: templates, multi-document, Latin-1, BOM, CRLF, anchors, schedules, component files), so
+every kind of file, skipped ones included, is in the measure. The baseline parses the same files
+with PyYAML's libyaml loader and nothing else: the floor for reading them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "corpus"
+ENVLOCK = [sys.executable, "-m", "envlock"]
+PARSE_ALL = ("import sys, pathlib, yaml\n"
+             "for path in sorted(pathlib.Path(sys.argv[1]).rglob('*.y*ml')):\n"
+             "    try:\n"
+             "        list(yaml.load_all(path.read_bytes(), Loader=yaml.CSafeLoader))\n"
+             "    except Exception:\n"
+             "        pass\n")
+
+
+def job_tree(folder: Path, count: int) -> int:
+    """At least `count` YAML files: copies of the corpus, each in its own folder (relative refs still resolve)."""
+    per_copy = sum(1 for _ in CORPUS.rglob("*.y*ml"))
+    copies = -(-count // per_copy)
+    for index in range(copies):
+        shutil.copytree(CORPUS, folder / "jobs" / f"copy{index:03d}")
+    return copies * per_copy
+
+
+def bench_preflight(work: Path, row: Callable[..., None], median_of: Callable[..., tuple[float, int]]) -> None:
+    print("envlock preflight --offline, 1,000 job files", flush=True)
+    repo = work / "preflight"
+    files = job_tree(repo, 1000)
+    baseline, _ = median_of(3, [sys.executable, "-c", PARSE_ALL, str(repo)])
+    seconds, rss = median_of(3, [*ENVLOCK, "-C", str(repo), "preflight", "--offline"])
+    row(f"preflight --offline, {files} YAML files", f"{seconds:.2f} s, {rss // 1024} MiB",
+        f"libyaml parse only {baseline:.2f} s", seconds / baseline,
+        f"{1000 * seconds / files:.2f} ms per file, corpus copies incl. skipped files")
