@@ -23,7 +23,7 @@ from envlock.registries import EnvironmentVersion, Registry, RegistryError, Vers
 from envlock.render import GIT_TAG, LOCK_TAG, VERSION_TAG, RenderedEnvironment
 from envlock.repo import Repo
 from envlock.sbom import SBOM_TAG, registered_sbom_sha256
-from envlock.trust import rendered_content
+from envlock.trust import matches, rendered_content
 
 MAX_ATTEMPTS = 8
 
@@ -87,8 +87,8 @@ def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool
         versions = registry.list_versions(draft.name, archived_flag=True)
         tagged = sorted((v for v in versions if v.lock_sha256 == lock_sha256), key=_by_number)
         # Trust content, not tags: a tagged version whose content was edited is never reused.
-        matching = [v for v in tagged if v.same_content(draft)]
-        edited = [v for v in tagged if not v.same_content(draft)]
+        matching = [v for v in tagged if matches(v, draft)]
+        edited = [v for v in tagged if not matches(v, draft)]
         live = [v for v in matching if not v.archived]
         if live:
             return result(live[0].version, "unchanged")
