@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from envlock.context_lock import LOCKS_DIR
-from envlock.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, DeclarationError, EnvlockError, UsageError
+from envlock.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EnvlockError, UsageError
 from envlock.fsutil import atomic_write_many, remove
 from envlock.lockfile import (
     CONDA_LOCK_FILE,
@@ -77,7 +77,7 @@ def load_specs(repo: Repo, names: list[str], settings: Settings
             if spec.context is not None and (error := unresolvable_image(spec.context)) is not None:
                 raise error
         except EnvlockError as error:
-            status = "invalid" if isinstance(error, DeclarationError) else "failed"
+            status = "invalid" if error.exit_code == EXIT_BAD_INPUT else "failed"
             refused.append(LockOutcome(name, status, error=error.message))
             continue
         specs.append(spec)
