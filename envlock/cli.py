@@ -173,7 +173,7 @@ def check(ctx: click.Context, names: tuple[str, ...], strict: bool, as_json: boo
 
     repo = _repo(ctx)
     selected = repo.select(names)
-    findings = run_check(repo, selected, strict=strict)
+    findings = run_check(repo, selected, strict=strict, all_environments=not names)
     if as_json:
         echo_json(findings)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,41 @@ from envlock.errors import UsageError
 
 ENVIRONMENTS_DIR = "environments"
 ENV_FILE = "env.yml"
+YAML_SUFFIXES = (".yml", ".yaml")
+NOT_DECLARATIONS = ("envlock.yaml", "conda-lock.yml")
+# A top-level key that only an AML environment YAML has (a conda file has channels/dependencies).
+_ENVIRONMENT_KEY = re.compile(r"^(?:image|conda_file|build)\s*:|^\$schema\s*:.*environment\.schema", re.MULTILINE)
+_CONDA_KEY = re.compile(r"^(?:channels|dependencies)\s*:", re.MULTILINE)
+
+
+def declaration_file(folder: Path) -> Path | None:
+    """The AML environment YAML of an environments/<name>/ folder, found by its shape, whatever its name.
+
+    env.yml is the declaration unless it is a conda file (a conda file may be called env.yml); any
+    other *.yml/*.yaml is one when it has an environment $schema or a top-level image:, conda_file:
+    or build: key (azureml-examples names them docker-image.yml, environment.yml, ...).
+    """
+    first = folder / ENV_FILE
+    if first.is_file() and not _is_conda_file(first):
+        return first
+    try:
+        candidates = sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and p.name != ENV_FILE
+                            and p.name not in NOT_DECLARATIONS and p.is_file())
+    except OSError:
+        return None
+    return next((path for path in candidates if _ENVIRONMENT_KEY.search(_text(path))), None)
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _is_conda_file(path: Path) -> bool:
+    text = _text(path)
+    return bool(_CONDA_KEY.search(text)) and not _ENVIRONMENT_KEY.search(text)
 
 
 @dataclass(frozen=True)
@@ -31,14 +67,18 @@ class Repo:
             return str(path)
 
     def environment_names(self) -> list[str]:
-        """Every folder under environments/ that holds an env.yml, sorted."""
+        """Every folder under environments/ that holds an AML environment YAML (found by shape), sorted."""
+        return sorted(folder.name for folder in self._folders() if declaration_file(folder) is not None)
+
+    def undeclared_folders(self) -> list[Path]:
+        """Folders under environments/ with no recognisable declaration: reported, never skipped silently."""
+        return [folder for folder in self._folders() if declaration_file(folder) is None]
+
+    def _folders(self) -> list[Path]:
         if not self.environments_dir.is_dir():
             return []
-        return sorted(
-            entry.name
-            for entry in self.environments_dir.iterdir()
-            if entry.is_dir() and (entry / ENV_FILE).is_file()
-        )
+        return sorted(entry for entry in self.environments_dir.iterdir()
+                      if entry.is_dir() and not entry.name.startswith((".", "_")))
 
     def select(self, names: tuple[str, ...] | list[str]) -> list[str]:
         """The named environments (all when none are named); unknown names are a usage error."""

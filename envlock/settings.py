@@ -24,7 +24,7 @@ VIRTUAL_VERSION = re.compile(r"^[0-9]+(\.[0-9A-Za-z_]+)*$")
 VIRTUAL_EXAMPLES = {"__glibc": "2.28", "__osx": "11.0", "__cuda": "12.1", "__win": "0", "__linux": "5.10"}
 ENVIRONMENT_KEYS = ("platforms", "virtual_packages", "python", "provenance")
 ROOT_KEYS = ("platforms", "virtual_packages", "mirrors", "image_mirrors", "pip_index_url", "registry",
-             "environments", "audit", "audit_url")
+             "environments", "audit", "audit_url", "defaults_channels")
 AUDIT_KEYS = ("ignore", "fail_on")
 IGNORE_KEYS = ("id", "reason", "until")
 SEVERITY_LEVELS = ("low", "medium", "high", "critical")
@@ -36,6 +36,7 @@ class EnvironmentSettings:
     virtual_packages: tuple[tuple[str, str], ...] = ()
     python: str | None = None
     provenance: tuple[tuple[str, str], ...] = ()
+    defaults_channels: tuple[str, ...] = ()  # what a conda file's `defaults` channel stands for
 
     def solve_inputs(self) -> dict[str, Any]:
         """The settings that change a lock's content (part of its input hash)."""
@@ -74,12 +75,14 @@ class Settings:
     registry: str | None = None
     audit_url: str | None = None
     audit: AuditSettings = AuditSettings()
+    defaults_channels: tuple[str, ...] = ()
     per_environment: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def for_environment(self, name: str, folder: Path) -> EnvironmentSettings:
         merged: dict[str, Any] = {
             "platforms": self.platforms,
             "virtual_packages": dict(self.virtual_packages),
+            "defaults_channels": self.defaults_channels,
         }
         sources = [(self.root / SETTINGS_FILE, ["environments", name], self.per_environment.get(name))]
         local = folder / SETTINGS_FILE
@@ -150,6 +153,13 @@ def load_settings(root: Path) -> Settings:
                                            "set audit_url to an OSV API mirror, e.g. https://osv.internal")
     if "audit" in data:
         values["audit"] = _audit(path, _mapping(path, ["audit"], data["audit"] or {}))
+    if "defaults_channels" in data:
+        channels = data["defaults_channels"]
+        if not isinstance(channels, list) or not channels or not all(isinstance(c, str) and c for c in channels) \
+                or "defaults" in channels:
+            raise declaration_error(path, ["defaults_channels"], "must be a non-empty list of channels",
+                                    "for example defaults_channels: [conda-forge]")
+        values["defaults_channels"] = tuple(channels)
     if "environments" in data:
         per_environment = _mapping(path, ["environments"], data["environments"])
         values["per_environment"] = {

@@ -15,7 +15,7 @@ from envlock.errors import DeclarationError
 from envlock.fsutil import real_root, safe_path
 from envlock.hashing import sha256_json
 from envlock.kinds import Kind
-from envlock.repo import ENV_FILE, Repo
+from envlock.repo import ENV_FILE, Repo, declaration_file
 from envlock.secrets import has_credentials, is_local_url, mask
 from envlock.settings import EnvironmentSettings, Settings, load_settings
 from envlock.yamlio import declaration_error, load_yaml, read_text, reject_unknown_keys
@@ -72,10 +72,11 @@ class EnvironmentSpec:
     settings: EnvironmentSettings
     policy_problems: tuple[PolicyProblem, ...] = field(default=())
     context: ContextDeclaration | None = None  # a declared build context (env.yml build:)
+    declaration: Path | None = None  # the AML environment YAML, when not env.yml
 
     @property
     def env_file(self) -> Path:
-        return self.folder / ENV_FILE
+        return self.declaration or self.folder / ENV_FILE
 
     @property
     def python(self) -> str | None:
@@ -103,7 +104,12 @@ def load_environment(repo: Repo, name: str, settings: Settings | None = None) ->
     settings = settings or load_settings(repo.root)
     folder = repo.environments_dir / name
     safe_path(repo.root, folder)  # a declaration linked in from outside is refused, not followed
-    env_path = folder / ENV_FILE
+    env_path = declaration_file(folder) or folder / ENV_FILE
+    spec = _load_declaration(repo, name, folder, env_path, settings)
+    return spec if env_path.name == ENV_FILE else replace(spec, declaration=env_path)
+
+
+def _load_declaration(repo: Repo, name: str, folder: Path, env_path: Path, settings: Settings) -> EnvironmentSpec:
     data = load_yaml(env_path)
     if not isinstance(data, dict):
         raise DeclarationError(env_path, "an AML environment YAML must be a mapping",
@@ -155,7 +161,7 @@ def load_environment(repo: Repo, name: str, settings: Settings | None = None) ->
         if not conda_path.is_file():
             raise declaration_error(env_path, ["conda_file"], f"conda file '{conda_name}' not found",
                                     f"create {folder / conda_name} or correct conda_file")
-        channels, conda_deps, pip_deps = _load_conda_file(conda_path, problems)
+        channels, conda_deps, pip_deps = _load_conda_file(conda_path, problems, env_settings.defaults_channels)
         if pip_deps and not any(requirement_name(dep) == "python" for dep in conda_deps):
             raise declaration_error(conda_path, ["dependencies"],
                                     "a pip: section needs python in the conda dependencies",
@@ -230,7 +236,7 @@ def untemplated(requirement: str) -> str:
 
 
 def _load_conda_file(
-    path: Path, problems: list[PolicyProblem]
+    path: Path, problems: list[PolicyProblem], defaults: tuple[str, ...] = ()
 ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     data = load_yaml(path)
     if not isinstance(data, dict):
@@ -252,10 +258,15 @@ def _load_conda_file(
                                     "would put this machine's paths in every package URL of the lock",
                                     "name the canonical channel (e.g. conda-forge) and point envlock.yaml "
                                     "mirrors at the local copy: mirrors: {conda-forge: /srv/conda-forge}")
-        if channel == "defaults":
-            raise declaration_error(path, ["channels", index], "the 'defaults' channel cannot be locked "
-                                    "reproducibly (it expands to several Anaconda channels)",
-                                    "list conda-forge (or explicit channel URLs) instead of defaults")
+        if channel == "defaults" and not defaults:
+            raise declaration_error(path, ["channels", index], "the 'defaults' channel names no channel by "
+                                    "itself (conda expands it to the channels its own configuration lists)",
+                                    "say which channels it means in envlock.yaml, e.g. defaults_channels: "
+                                    "[conda-forge], or list them here instead of defaults")
+    # `defaults` stands for the channels the repository configures for it, in its place in the order
+    channels = [expanded for channel in channels
+                for expanded in (defaults if channel == "defaults" else (channel,))]
+    channels = list(dict.fromkeys(channels))
     dependencies = data.get("dependencies")
     if not isinstance(dependencies, list) or not dependencies:
         raise declaration_error(path, ["dependencies"], "dependencies must be a non-empty list",

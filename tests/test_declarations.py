@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import CONDA_NUMPY, RepoBuilder
@@ -129,3 +131,43 @@ def test_no_environments_folder(tmp_path) -> None:  # type: ignore[no-untyped-de
     result = RepoBuilder(tmp_path).run("check")
     assert result.exit_code == 2
     assert "no environments/ folder" in result.stderr
+
+
+def test_a_declaration_is_found_by_its_shape_whatever_its_name(repo: RepoBuilder) -> None:
+    """azureml-examples' layout: docker-image-plus-conda.yaml is the AML environment YAML, and its
+    conda file is called env.yml."""
+    folder = repo.root / "environments" / "pydata"
+    folder.mkdir()
+    (folder / "docker-image-plus-conda.yaml").write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/environment.schema.json\n"
+        "name: pydata\nimage: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04\nconda_file: env.yml\n"
+        "description: Environment created from a Docker image plus Conda environment.\n")
+    (folder / "env.yml").write_text(CONDA_NUMPY)
+    assert repo.run("lock").exit_code == 0
+    found = json.loads(repo.run("check", "--json").stdout)
+    assert [(f["file"], f["kind"]) for f in found] == [("environments/pydata/docker-image-plus-conda.yaml",
+                                                         "image-tag")]
+
+
+def test_a_folder_without_a_declaration_is_reported(repo: RepoBuilder) -> None:
+    repo.env("train", conda=CONDA_NUMPY)
+    assert repo.run("lock").exit_code == 0
+    stray = repo.root / "environments" / "scoring"
+    stray.mkdir()
+    (stray / "conda.yaml").write_text(CONDA_NUMPY)  # a conda file, but no AML environment YAML beside it
+    result = repo.run("check", "--json")
+    assert result.exit_code == 1
+    assert [(f["environment"], f["file"], f["kind"]) for f in json.loads(result.stdout)] == [
+        ("scoring", "environments/scoring", "no-declaration")]
+
+
+def test_the_defaults_channel_maps_to_what_the_repository_configures(repo: RepoBuilder) -> None:
+    repo.env("train", conda="channels:\n  - defaults\ndependencies:\n  - python=3.10\n")
+    refused = repo.run("lock")
+    assert refused.exit_code == 2
+    assert "conda.yaml:2 (field 'channels.0')" in refused.stderr
+    assert "defaults_channels: [conda-forge]" in refused.stderr
+    repo.settings("defaults_channels: [conda-forge]\n")
+    assert repo.run("lock").exit_code == 0, repo.run("lock").output
+    lock = (repo.root / "environments" / "train" / "conda-lock.yml").read_text()
+    assert "url: conda-forge\n" in lock and "defaults" not in lock

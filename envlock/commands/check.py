@@ -16,13 +16,20 @@ from envlock.spec import EnvironmentSpec, load_environment
 IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
-def run_check(repo: Repo, names: list[str], *, strict: bool = False) -> list[Finding]:
+def run_check(repo: Repo, names: list[str], *, strict: bool = False, all_environments: bool = False
+              ) -> list[Finding]:
     try:
         settings = load_settings(repo.root)
     except DeclarationError as exc:
         return [Finding("*", "invalid-declaration", "error", repo.relative(exc.path), exc.problem, exc.fix or "",
                         exc.line, exc.field)]
-    findings: list[Finding] = []
+    findings: list[Finding] = [
+        Finding(folder.name, "no-declaration", "error", repo.relative(folder),
+                "no AML environment YAML here (no file with an environment $schema, image:, conda_file: or "
+                "build:), so nothing in this folder is locked or checked",
+                "add env.yml (name:, image:, conda_file:), or move the folder out of environments/")
+        for folder in repo.undeclared_folders() if all_environments
+    ]
     if not names:
         return [_nothing_declared(repo)]
     for name in names:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from envlock.context_lock import LOCKS_DIR
-from envlock.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EnvlockError, UsageError
+from envlock.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, DeclarationError, EnvlockError, UsageError
 from envlock.fsutil import atomic_write_many, remove
 from envlock.lockfile import (
     CONDA_LOCK_FILE,
