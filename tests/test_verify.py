@@ -79,7 +79,7 @@ def test_a_requirements_lock_reads_back_every_line_it_writes(tmp_path: Path) -> 
     written, files = render_lock_files(lock, tmp_path)
     text = next(iter(files.values()))
     assert f"tool @ {url}\n" in text
-    again = parse_lock_text("api", text, "requirements.txt")
+    again = parse_lock_text("api", "requirements.txt", text)
     assert [(p.name, p.url if p.url.startswith("git+") else p.version) for p in again.packages] == [
         ("idna", "3.7"), ("tool", url)]
     assert again.lock_sha256 == written.lock_sha256 and again.python == "3.12"
