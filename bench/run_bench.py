@@ -406,7 +406,9 @@ def external_rows(table: Table, trees: list[Tree], work: Path) -> None:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         rows = getattr(module, "bench_rows", None)
-        install = getattr(module, "bench_install", None)  # bench/install_size.py (issue 13)
+        # bench_install (install_size.py), bench_audit (audit_bench.py), bench_preflight (preflight_bench.py)
+        install = next((getattr(module, name) for name in ("bench_install", "bench_audit", "bench_preflight")
+                        if hasattr(module, name)), None)
         if install is not None:
             def row(measure: str, value: str, baseline: str, ratio: float | None, note: str) -> None:
                 ratio_text = f" ({ratio:.2f}x)" if ratio is not None else ""
