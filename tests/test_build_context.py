@@ -187,6 +187,33 @@ def test_lock_build_and_check_build_contexts(contexts: RepoBuilder, oci_registry
     assert ("pytorch", "stale-lock") in stale and ("sklearn", "stale-lock") not in stale
 
 
+def test_outdated_reports_a_from_tag_moved_since_the_context_lock(repo: RepoBuilder,
+                                                                   oci_registry: OciRegistry) -> None:
+    first = push_base(oci_registry, "team/context-base", "1", "3.10.14")
+    image = f"{oci_registry.host}/team/context-base:1"
+    build_env(repo, "torch", {"Dockerfile": PYTORCH_DOCKERFILE.format(image=image), "requirements.txt": "six\n"})
+    unlocked = repo.run("outdated", "--json", "torch")
+    assert unlocked.exit_code == 0, unlocked.output
+    [entry] = json.loads(unlocked.stdout)
+    assert (entry["kind"], entry["latest"]) == ("image-by-tag", first)
+    assert f"FROM {oci_registry.host}/team/context-base@{first} on Dockerfile:1" in entry["fix"]
+
+    assert repo.run("lock", "torch").exit_code == 0
+    current = repo.run("outdated", "--json", "torch")
+    assert current.exit_code == 0, current.output
+    assert [(e["environment"], e["kind"], e["current"]) for e in json.loads(current.stdout)] == \
+        [("torch", "current", first)]
+
+    moved = push_base(oci_registry, "team/context-base", "1", "3.10.15")  # the tag now names another image
+    assert moved != first
+    outdated = repo.run("outdated", "--json", "torch")
+    assert outdated.exit_code == 1, outdated.output
+    [entry] = json.loads(outdated.stdout)
+    assert (entry["environment"], entry["kind"], entry["current"], entry["latest"], entry["outdated"]) == \
+        ("torch", "tag-moved", first, moved, True)
+    assert f"the tag {image} on Dockerfile:1 moved since the lock: envlock lock torch --upgrade" in entry["fix"]
+
+
 def test_a_templated_from_line_is_refused_with_its_line(repo: RepoBuilder) -> None:
     folder = build_env(repo, "curated", {})
     shutil.copytree(ASSETS / "sklearn-1.1" / "context", folder / "context", dirs_exist_ok=True)

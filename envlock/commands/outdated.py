@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from envlock.lockfile import read_lock
+from envlock.buildcontext import ContextDeclaration
+from envlock.dockerfile import is_templated
+from envlock.lockfile import Lock, read_lock
 from envlock.oci import parse_image, resolve_digest
 from envlock.repo import Repo
 from envlock.settings import load_settings
@@ -54,19 +56,51 @@ def run_outdated(repo: Repo, names: list[str]) -> list[OutdatedEntry]:
                 entries.append(OutdatedEntry(name, "current", provenance.get("source_version", ""),
                                              provenance.get("source_version", ""), False, ""))
             continue
+        if spec.context is not None:
+            entries += _context_entries(name, spec.context, read_lock(name, spec.folder), mirrors)
+            continue
         image = parse_image(spec.image)
         if image.is_pinned:
             continue
-        digest = resolve_digest(image, mirrors)
         lock = read_lock(name, spec.folder)
-        recorded = lock.image_digest if lock is not None else None
-        if recorded is None:
-            entries.append(OutdatedEntry(name, "image-by-tag", spec.image, digest, False,
-                                         f"pin it: image: {image.pinned(digest)}"))
-        elif recorded != digest:
-            entries.append(OutdatedEntry(name, "tag-moved", recorded, digest, True,
-                                         f"the tag {spec.image} moved since the lock: envlock lock {name} --upgrade, "
-                                         f"or pin it: image: {image.pinned(recorded)}"))
-        else:
-            entries.append(OutdatedEntry(name, "current", recorded, digest, False, ""))
+        entries.append(_tag_entry(name, spec.image, lock.image_digest if lock is not None else None, mirrors,
+                                  pin="image: {}"))
     return entries
+
+
+def _context_entries(name: str, context: ContextDeclaration, lock: Lock | None,
+                     mirrors: dict[str, str]) -> list[OutdatedEntry]:
+    """Each FROM image given by tag: the digest it names now against the one the context lock recorded."""
+    recorded_images = lock.context.images if lock is not None and lock.context is not None else ()
+    pinned = {(i.line, i.image): i.pinned for i in recorded_images}
+    # A Dockerfile edited since the lock may have moved the line: fall back to the image as written.
+    pinned_by_image = {i.image: i.pinned for i in recorded_images}
+    entries = []
+    for line in context.dockerfile.images:
+        if is_templated(line.image):
+            continue  # check reports it; no registry can resolve it
+        if parse_image(line.image).is_pinned:
+            continue
+        recorded = pinned.get((line.line, line.image)) or pinned_by_image.get(line.image)
+        where = f"{context.dockerfile_path}:{line.line}"
+        entries.append(_tag_entry(name, line.image, recorded.partition("@")[2] if recorded else None, mirrors,
+                                  pin=f"FROM {{}} on {where}", where=where))
+    return entries
+
+
+def _tag_entry(name: str, tag: str, recorded: str | None, mirrors: dict[str, str], *,
+               pin: str, where: str = "") -> OutdatedEntry:
+    """An image given by tag: its digest now against the one its lock recorded (None: not recorded).
+
+    `pin` says where to write the image by digest, `{}` standing for it; `where` is the Dockerfile line.
+    """
+    image = parse_image(tag)
+    digest = resolve_digest(image, mirrors)
+    if recorded is None:
+        return OutdatedEntry(name, "image-by-tag", tag, digest, False, f"pin it: {pin.format(image.pinned(digest))}")
+    if recorded != digest:
+        on = f" on {where}" if where else ""
+        return OutdatedEntry(name, "tag-moved", recorded, digest, True,
+                             f"the tag {tag}{on} moved since the lock: envlock lock {name} --upgrade, "
+                             f"or pin it: {pin.format(image.pinned(recorded))}")
+    return OutdatedEntry(name, "current", recorded, digest, False, "")
