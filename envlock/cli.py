@@ -36,7 +36,7 @@ from envlock.options import (
     upgrade_option,
     upgrade_package_option,
 )
-from envlock.output import echo_json, echo_status, echo_table
+from envlock.output import echo_findings, echo_json, echo_status, echo_table
 from envlock.repo import Repo, find_repo
 
 EXIT_CODE_HELP = "\b\nExit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES)
@@ -174,13 +174,8 @@ def check(ctx: click.Context, names: tuple[str, ...], strict: bool, as_json: boo
     repo = _repo(ctx)
     selected = repo.select(names)
     findings = run_check(repo, selected, strict=strict, all_environments=not names)
-    if as_json:
-        echo_json(findings)
-    else:
-        for finding in findings:
-            click.echo(finding.format())
-        errors = sum(1 for f in findings if f.severity == "error")
-        warnings = len(findings) - errors
+    errors, warnings = echo_findings(findings, as_json)
+    if not as_json:
         echo_status(f"checked {len(selected)} environment(s): {errors} error(s), {warnings} warning(s)")
     if any(f.kind == "invalid-declaration" for f in findings):
         sys.exit(EXIT_BAD_INPUT)
@@ -437,15 +432,10 @@ def preflight(ctx: click.Context, paths: tuple[Path, ...], registry_url: str | N
         level = fail_level(fail_on, load_settings(repo.root))
         used = referenced_environments(repo, [use.value for use in result.scan.uses])
         findings = [*findings, *audit_findings(repo, used, level)]
-    if as_json:
-        echo_json(findings)
-    else:
-        for finding in findings:
-            click.echo(finding.format())
-    errors = sum(1 for f in findings if f.severity == "error")
+    errors, warnings = echo_findings(findings, as_json)
     echo_status(f"scanned {result.scan.files} file(s) ({len(result.scan.skipped)} skipped): "
                 f"{result.scan.references} environment reference(s), {errors} error(s), "
-                f"{len(findings) - errors} warning(s)")
+                f"{warnings} warning(s)")
     if errors:
         sys.exit(EXIT_FINDINGS)
 

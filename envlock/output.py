@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from envlock.findings import Finding
 from envlock.secrets import mask
 
 
@@ -19,6 +20,17 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None
         click.echo(mask("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()))
         if index == 0:
             click.echo("  ".join("-" * w for w in widths))
+
+
+def echo_findings(findings: Sequence[Finding], as_json: bool) -> tuple[int, int]:
+    """The one findings printer (a line each, or a JSON list); returns (errors, warnings)."""
+    if as_json:
+        echo_json(list(findings))
+    else:
+        for finding in findings:
+            click.echo(mask(finding.format()))
+    errors = sum(1 for finding in findings if finding.severity == "error")
+    return errors, len(findings) - errors
 
 
 def echo_json(value: Any) -> None:
