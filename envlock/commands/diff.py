@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from envlock.errors import EnvlockError, UsageError
 from envlock.installed import probe
 from envlock.kinds import ImageOnly
-from envlock.lockfile import CONDA_LOCK_FILE, IMAGE_LOCK_FILE, REQUIREMENTS_TXT, Lock, parse_lock_text, read_lock
+from envlock.lock_history import lock_at_revision
+from envlock.lockfile import parse_lock_text, read_lock
 from envlock.packages import Change, PackageSet, compare, from_content, from_inventory, from_lock
 from envlock.refs import parse_reference
 from envlock.registries import Registry
 from envlock.repo import Repo
 from envlock.settings import load_settings
-from envlock.spec import AML_NAME
 from envlock.yamlio import MAX_LOCK_BYTES, read_text
 
 IMAGE_SOURCE = "image:"
@@ -53,7 +52,7 @@ def load_source(repo: Repo, source: str, platform: str, registry_opener: object)
         return from_content(stored.content, source)
     if "@" in source:
         name, revision = source.split("@", 1)
-        return from_lock(_lock_at_revision(repo, name, revision), platform, source)
+        return from_lock(lock_at_revision(repo, name, revision), platform, source)
     if source in repo.environment_names():
         current = read_lock(source, repo.environments_dir / source, validate=True)
         if current is None:
@@ -70,34 +69,6 @@ def image_packages(repo: Repo, image: str, label: str) -> PackageSet:
 
     inventory, _ = read_inventory(parse_image(image), dict(load_settings(repo.root).image_mirrors))
     return from_inventory(inventory, label)
-
-
-def _lock_at_revision(repo: Repo, name: str, revision: str) -> Lock:
-    if not AML_NAME.match(name):
-        raise UsageError(f"'{name}@{revision}': '{name}' is not an environment name")
-    commit = _commit_of(repo, name, revision)
-    folder = f"{repo.environments_dir.relative_to(repo.root)}/{name}"
-    for file_name in (IMAGE_LOCK_FILE, CONDA_LOCK_FILE, REQUIREMENTS_TXT):
-        result = subprocess.run(["git", "-C", str(repo.root), "show", f"{commit}:{folder}/{file_name}"],
-                                capture_output=True)
-        if result.returncode == 0:
-            text = result.stdout.decode("utf-8", errors="replace")
-            return parse_lock_text(name, file_name, text, source=f"{name}@{revision}:{folder}/{file_name}")
-    raise EnvlockError(f"{name}@{revision}: no lock for {name} at git revision {revision}")
-
-
-def _commit_of(repo: Repo, name: str, revision: str) -> str:
-    """The commit a user's revision names, asked of git with options ended: never an option itself."""
-    if not revision or revision.startswith("-") or any(c in revision for c in "\0\n\r:"):
-        raise UsageError(f"'{name}@{revision}': '{revision}' is not a git revision; give a commit, branch or "
-                         f"tag, e.g. {name}@HEAD~1 or {name}@v1.2")
-    result = subprocess.run(["git", "-C", str(repo.root), "rev-parse", "--verify", "--quiet", "--end-of-options",
-                             f"{revision}^{{commit}}"], capture_output=True, text=True)
-    commit = result.stdout.strip()
-    if result.returncode != 0 or not commit:
-        raise UsageError(f"'{name}@{revision}': git knows no commit '{revision}' in {repo.root}; give a commit, "
-                         f"branch or tag (git log --oneline lists them)")
-    return commit
 
 
 def run_diff(repo: Repo, first: str, second: str, platform: str, registry_opener: object) -> list[Change]:

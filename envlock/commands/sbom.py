@@ -35,9 +35,9 @@ def sbom_of_version(repo: Repo, registry: Registry, reference: str, platform: st
         if not commit:
             raise EnvlockError(f"{reference}: its lock ({(wanted or 'unknown')[:12]}) is not the current lock and "
                                "the version records no git commit to read it from")
-        from envlock.commands.diff import _lock_at_revision  # diff owns reading a lock at a revision
+        from envlock.lock_history import lock_at_revision
 
-        lock = _lock_at_revision(repo, ref.name, commit)
+        lock = lock_at_revision(repo, ref.name, commit)
         if lock.lock_sha256 != wanted:
             raise EnvlockError(f"{reference}: the lock at commit {commit[:12]} is not the registered one")
     sbom = build_sbom(lock, platform, sbom_format, tool_version=stored.tags.get(VERSION_TAG) or "unknown")
