@@ -73,6 +73,14 @@ class Tree:
                               text=True, check=False, cwd=NEUTRAL)
 
 
+def compile_bytecode(tree: Tree) -> None:
+    """Each tree's modules compiled to .pyc as `pip install` leaves them: with PYTHONDONTWRITEBYTECODE
+    set (as on this machine) every measured process would otherwise recompile envlock from source,
+    while the baselines' packages in site-packages load compiled."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree.path / "envlock")], check=True,
+                   capture_output=True)
+
+
 def extract_revision(revision: str, folder: Path) -> Tree:
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", revision],
                              capture_output=True, check=True).stdout
@@ -166,21 +174,31 @@ def training_repo(tree: Tree, folder: Path, count: int) -> Path:
     lines = [f"image: {DIGEST_IMAGE}" if line.startswith("image:") else line
              for line in env_yml.read_text().splitlines()]
     env_yml.write_text("\n".join(lines).replace("name: training", "name: env0000") + "\n")
-    # The lock rewritten by the tree's own code for the new image (same packages, its hash format).
+    copy_environment(folder, count)
+    # Each copy's lock rewritten by the tree's own code for its name and the new image (same packages,
+    # that tree's hash format and header fields), as `envlock lock` of that tree would have written it.
     rewrite = textwrap.dedent("""\
         import dataclasses, sys
         from pathlib import Path
         from envlock.lockfile import read_lock, render_lock_files
         from envlock.repo import Repo
         from envlock.spec import load_environment
-        spec = load_environment(Repo(Path(sys.argv[1])), "env0000")
-        lock = read_lock("env0000", spec.folder)
-        lock = dataclasses.replace(lock, name="env0000", image=spec.image, inputs_sha256=spec.inputs_sha256())
-        for path, text in render_lock_files(lock, spec.folder)[1].items():
-            path.write_text(text)
+        try:
+            from envlock.sources import recordable_sources_sha256
+        except ImportError:  # a tree from before lock headers recorded their sources
+            recordable_sources_sha256 = None
+        repo = Repo(Path(sys.argv[1]))
+        seed = read_lock("env0000", repo.environments_dir / "env0000")
+        for index in range(int(sys.argv[2])):
+            spec = load_environment(repo, f"env{index:04d}")
+            lock = dataclasses.replace(seed, name=spec.name, image=spec.image, inputs_sha256=spec.inputs_sha256())
+            if recordable_sources_sha256 is not None:
+                lock = dataclasses.replace(lock, sources_sha256=recordable_sources_sha256(spec))
+            for path, text in render_lock_files(lock, spec.folder)[1].items():
+                path.write_text(text)
     """)
-    subprocess.run([sys.executable, "-c", rewrite, str(folder)], env=tree.environment(), check=True, cwd=NEUTRAL)
-    copy_environment(folder, count)
+    subprocess.run([sys.executable, "-c", rewrite, str(folder), str(count)], env=tree.environment(), check=True,
+                   cwd=NEUTRAL)
     check = tree.run(folder, "check")
     if check.returncode != 0:
         raise RuntimeError(f"{tree.label}: the generated repository does not pass check:\n{check.stdout[:2000]}")
@@ -445,6 +463,8 @@ def main() -> None:
         trees = [Tree("after (this tree)" if options.against else "envlock", ROOT)]
         if options.against:
             trees.insert(0, extract_revision(options.against, work / "before"))
+        for tree in trees:
+            compile_bytecode(tree)
         table = Table(trees)
         benches: dict[str, Callable[[], None]] = {
             "startup": lambda: bench_startup(table, trees, options.rounds + 2),

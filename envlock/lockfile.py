@@ -10,6 +10,7 @@ A multi-file pip lock hashes every file, in order, under its name. Nothing here 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import yaml
 from envlock import __version__
 from envlock.errors import DeclarationError
 from envlock.kinds import Kind
-from envlock.yamlio import MAX_LOCK_BYTES, parse_yaml, read_text
+from envlock.yamlio import MAX_LOCK_BYTES, decode_text, parse_yaml, read_bytes, read_text
 
 if TYPE_CHECKING:
     from envlock.image_inventory import ImageInventory
@@ -101,6 +102,7 @@ class Lock:
     context: ContextLock | None = None  # a declared build context's images and installed files
     image_digest: str | None = None  # what the image reference named when the lock was made
     inventory: ImageInventory | None = None  # image only: what the image holds
+    sources_sha256: str | None = None  # the declaration's files when locked (envlock.sources)
 
     def for_platform(self, platform: str) -> list[LockedPackage]:
         return [p for p in self.packages if p.platform == platform]
@@ -122,6 +124,7 @@ class LockHeader:
     actual_lock_sha256: str
     image: str | None
     base_python: str | None = None
+    sources_sha256: str | None = None  # see envlock.sources: lets check skip parsing the declaration
 
     @property
     def is_untouched(self) -> bool:
@@ -133,6 +136,7 @@ class LockHeader:
 
 
 _CONDA_HASH_LINE = re.compile(r"^ *envlock\.lock-sha256: *'?([0-9a-f]*)'? *\n", re.MULTILINE)
+_CONDA_HASH_LINE_BYTES = re.compile(_CONDA_HASH_LINE.pattern.encode(), re.MULTILINE)
 _REQUIREMENTS_HASH_LINE = re.compile(r"^# envlock-lock-sha256: ([0-9a-f]*) *\n", re.MULTILINE)
 HASH_PLACEHOLDER = "f" * 64  # dumped unquoted, like a real digest
 
@@ -177,16 +181,15 @@ def _fill_hash_line(name: str, text: str, digest: str) -> str:
 def lock_files(folder: Path) -> list[Path]:
     """The lock files present for an environment folder (context-lock.yml, image-lock.yml, conda-lock.yml
     or requirements*.txt)."""
-    context = folder / CONTEXT_LOCK_FILE
-    if context.is_file():
-        return [context]
-    if (folder / IMAGE_LOCK_FILE).is_file():
-        return [folder / IMAGE_LOCK_FILE]
-    conda = folder / CONDA_LOCK_FILE
-    if conda.is_file():
-        return [conda]
+    try:
+        names = set(os.listdir(folder))  # one read of the folder, not a stat per candidate (check runs this a lot)
+    except OSError:
+        return []
+    for single in (CONTEXT_LOCK_FILE, IMAGE_LOCK_FILE, CONDA_LOCK_FILE):
+        if single in names and (folder / single).is_file():
+            return [folder / single]
     main = folder / REQUIREMENTS_TXT
-    if not main.is_file():
+    if REQUIREMENTS_TXT not in names or not main.is_file():
         return []
     return [main, *sorted(folder.glob("requirements-*.txt"))]
 
@@ -260,6 +263,8 @@ def _render_conda_lock(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str]]
     }
     if lock.image_digest:
         custom[f"{META_PREFIX}image-digest"] = lock.image_digest
+    if lock.sources_sha256:
+        custom[f"{META_PREFIX}sources-sha256"] = lock.sources_sha256
     header = _header_lines(lock, f"To install locally: conda-lock install -n {lock.name} {CONDA_LOCK_FILE}")
     document = {"version": 1, "metadata": conda_lock_metadata(lock, custom), "package": conda_lock_packages(lock)}
     text = "\n".join(header) + "\n" + _dump(document)
@@ -372,7 +377,31 @@ def read_header(folder: Path) -> LockHeader | None:
         from envlock.image_lockfile import image_lock_header
 
         return image_lock_header(files[0])
+    if files[0].name == CONDA_LOCK_FILE:
+        return _conda_header(files[0])
     return _header_from_texts(files, [read_text(path, MAX_LOCK_BYTES) for path in files])
+
+
+def _conda_header(path: Path) -> LockHeader:
+    """`check` reads one per environment: an ASCII file with LF endings (what envlock writes) is its
+    own text, so it is hashed as bytes without decoding and copying 100 KB."""
+    data = read_bytes(path, MAX_LOCK_BYTES)
+    if b"\r" in data or not data.isascii():
+        return _header_from_texts([path], [decode_text(path, data)])
+    match = _hash_line(data)
+    digest = hashlib.sha256()
+    if match is None:
+        digest.update(f"{CONDA_LOCK_FILE}\n{len(data)}\n".encode())
+        digest.update(data)
+    else:
+        digest.update(f"{CONDA_LOCK_FILE}\n{len(data) - (match.end() - match.start())}\n".encode())
+        view = memoryview(data)
+        digest.update(view[:match.start()])
+        digest.update(view[match.end():])
+    end = data.find(_PACKAGE_SECTION_BYTES)
+    custom = _custom_values(data[:end if end >= 0 else len(data)].decode("ascii"))
+    return LockHeader((path,), custom.get("inputs-sha256"), match.group(1).decode() if match else None,
+                      digest.hexdigest(), custom.get("image"), sources_sha256=custom.get("sources-sha256"))
 
 
 def _header_from_texts(files: list[Path], texts: list[str]) -> LockHeader:
@@ -382,7 +411,8 @@ def _header_from_texts(files: list[Path], texts: list[str]) -> LockHeader:
         # reading two values by pattern is safe, and a fraction of the cost of parsing the header.
         head = texts[0].partition(PACKAGE_SECTION)[0]
         custom = {match[1]: _yaml_scalar(match[2]) for match in _CUSTOM_META.finditer(head)}
-        return LockHeader(tuple(files), custom.get("inputs-sha256"), recorded, actual, custom.get("image"))
+        return LockHeader(tuple(files), custom.get("inputs-sha256"), recorded, actual, custom.get("image"),
+                          sources_sha256=custom.get("sources-sha256"))
     metas = [_split_requirements(text)[0] for text in texts]
     first = metas[0]
     consistent = all(m.get("inputs-sha256") == first.get("inputs-sha256") for m in metas)
@@ -404,7 +434,33 @@ def package_counts(header: LockHeader) -> tuple[int, int]:
     return 0, len(lock.packages)
 
 
-_CUSTOM_META = re.compile(r"^ {2,}envlock\.(inputs-sha256|image): *(.*?) *$", re.MULTILINE)
+def _hash_line(data: bytes) -> re.Match[bytes] | None:
+    """_CONDA_HASH_LINE's first match, found by its literal text (a regex scan of 100 KB costs more)."""
+    start = data.find(b"envlock.lock-sha256:")
+    while start >= 0:
+        match = _CONDA_HASH_LINE_BYTES.match(data, data.rfind(b"\n", 0, start) + 1)
+        if match:
+            return match
+        start = data.find(b"envlock.lock-sha256:", start + 1)
+    return None
+
+
+def _custom_values(head: str) -> dict[str, str]:
+    """What _CUSTOM_META finds in a conda-lock header, each key found by its text."""
+    values = {}
+    for key in ("inputs-sha256", "image", "sources-sha256"):
+        start = head.find(f"envlock.{key}:")
+        if start < 0:
+            continue
+        end = head.find("\n", start)
+        match = _CUSTOM_META.match(head, head.rfind("\n", 0, start) + 1, end if end >= 0 else len(head))
+        if match:
+            values[key] = _yaml_scalar(match[2])
+    return values
+
+
+_PACKAGE_SECTION_BYTES = PACKAGE_SECTION.encode()
+_CUSTOM_META = re.compile(r"^ {2,}envlock\.(inputs-sha256|image|sources-sha256): *(.*?) *$", re.MULTILINE)
 
 
 def _yaml_scalar(text: str) -> str:
@@ -544,7 +600,7 @@ def _conda_lock_from_text(name: str, text: str, source: Path | str = CONDA_LOCK_
         inputs_sha256=str(custom.get("envlock.inputs-sha256", "")),
         resolvers=resolvers,  # type: ignore[arg-type]
         sources=tuple(meta.get("sources") or ()), lock_sha256=str(custom.get("envlock.lock-sha256", "")),
-        image_digest=custom.get("envlock.image-digest"),
+        image_digest=custom.get("envlock.image-digest"), sources_sha256=custom.get("envlock.sources-sha256"),
     )
 
 

@@ -14,6 +14,7 @@ from envlock.settings import Settings
 from envlock.solvers import resolver_versions
 from envlock.solvers.conda_rattler import CondaRequest, solve_conda
 from envlock.solvers.pip_uv import PipRequest, resolve_pip
+from envlock.sources import recordable_sources_sha256
 from envlock.spec import EnvironmentSpec
 
 
@@ -32,6 +33,7 @@ def lock_environment(request: LockRequest) -> Lock:
         return lock_build_context(request)
     if spec.kind is Kind.IMAGE:
         return lock_image(spec, request.settings)
+    sources_sha256 = recordable_sources_sha256(spec)  # the files as read, before the solve's seconds
     # Platforms are independent solves (rattler in-process, uv as a subprocess): run them together.
     with ThreadPoolExecutor(max_workers=len(spec.settings.platforms)) as pool:
         per_platform = list(pool.map(lambda platform: _lock_platform(request, platform), spec.settings.platforms))
@@ -48,6 +50,7 @@ def lock_environment(request: LockRequest) -> Lock:
         python=spec.python,
         base_python=base_image_python(spec.image, request.settings) if spec.kind is Kind.BUILD_CONTEXT else None,
         image_digest=tag_digest(spec.image, request.settings),
+        sources_sha256=sources_sha256,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +71,13 @@ class Repo:
         """Every folder under environments/ that holds an AML environment YAML (found by shape), sorted."""
         return sorted(folder.name for folder in self._folders() if declaration_file(folder) is not None)
 
-    def undeclared_folders(self) -> list[Path]:
-        """Folders under environments/ with no recognisable declaration: reported, never skipped silently."""
+    def undeclared_folders(self, declared: Collection[str] | None = None) -> list[Path]:
+        """Folders under environments/ with no recognisable declaration: reported, never skipped silently.
+
+        `declared`: what environment_names() returned, so the folders are not read a second time.
+        """
+        if declared is not None:
+            return [folder for folder in self._folders() if folder.name not in declared]
         return [folder for folder in self._folders() if declaration_file(folder) is None]
 
     def _folders(self) -> list[Path]:

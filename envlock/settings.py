@@ -8,8 +8,10 @@ its provenance there).
 from __future__ import annotations
 
 import datetime
+import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -79,13 +81,15 @@ class Settings:
     per_environment: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def for_environment(self, name: str, folder: Path) -> EnvironmentSettings:
+        local = folder / SETTINGS_FILE
+        if not self.per_environment.get(name) and not os.path.isfile(local):
+            return self._shared_environment_settings  # check asks this for every environment
         merged: dict[str, Any] = {
             "platforms": self.platforms,
             "virtual_packages": dict(self.virtual_packages),
             "defaults_channels": self.defaults_channels,
         }
         sources = [(self.root / SETTINGS_FILE, ["environments", name], self.per_environment.get(name))]
-        local = folder / SETTINGS_FILE
         if local.is_file():
             sources.append((local, [], _mapping(local, [], load_yaml(local) or {})))
         for path, prefix, overrides in sources:
@@ -105,6 +109,12 @@ class Settings:
                 merged["provenance"] = tuple(sorted((k, str(v)) for k, v in provenance.items()))
         merged["virtual_packages"] = tuple(sorted(merged["virtual_packages"].items()))
         return EnvironmentSettings(**merged)
+
+    @cached_property
+    def _shared_environment_settings(self) -> EnvironmentSettings:
+        """What an environment without overrides of its own gets."""
+        return EnvironmentSettings(self.platforms, tuple(sorted(self.virtual_packages)),
+                                   defaults_channels=self.defaults_channels)
 
     def mirror_for(self, channel: str) -> str | None:
         return dict(self.mirrors).get(channel)

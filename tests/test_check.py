@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import CONDA_NUMPY, RepoBuilder
+from tests.conftest import CONDA_NUMPY, DIGEST_IMAGE, RepoBuilder
 
 
 def findings(repo: RepoBuilder, *args: str) -> tuple[int, list[dict]]:  # type: ignore[type-arg]
@@ -74,3 +74,68 @@ def test_check_imports_no_solver_and_no_azure(repo: RepoBuilder) -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe, str(repo.root)], capture_output=True, text=True)
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+# ---------------------------------------------------------------- the declaration's files recorded in the lock
+
+def _trusted(repo: RepoBuilder, name: str) -> bool:
+    from envlock.commands.check import _declared_as_locked
+    from envlock.lockfile import read_header
+    from envlock.settings import load_settings
+
+    folder = repo.root / "environments" / name
+    return _declared_as_locked(read_header(folder), load_settings(repo.root), name, folder)
+
+
+def test_check_trusts_a_lock_whose_declaration_files_are_unchanged(repo: RepoBuilder) -> None:
+    from envlock.lockfile import read_header
+
+    folder = repo.env("a", conda=CONDA_NUMPY)
+    assert repo.run("lock").exit_code == 0
+    header = read_header(folder)
+    assert header is not None and header.sources_sha256 and header.is_untouched
+    assert _trusted(repo, "a") and findings(repo) == (0, [])
+
+    (folder / "README.md").write_text("notes\n")  # any byte in the folder: parsed again, still fresh
+    assert not _trusted(repo, "a") and findings(repo) == (0, [])
+    (folder / "README.md").unlink()
+    assert _trusted(repo, "a")
+
+    (folder / "conda.yaml").write_text(CONDA_NUMPY + "  - scipy\n")
+    assert not _trusted(repo, "a")
+    assert [f["kind"] for f in findings(repo)[1]] == ["stale-lock"]
+
+
+def test_settings_are_part_of_what_the_lock_records(repo: RepoBuilder) -> None:
+    repo.settings("platforms: [linux-64]\n")
+    repo.env("a", conda=CONDA_NUMPY)
+    assert repo.run("lock").exit_code == 0
+    assert _trusted(repo, "a")
+    repo.settings("platforms: [linux-64, win-64]\n")
+    assert not _trusted(repo, "a")
+    assert [f["kind"] for f in findings(repo)[1]] == ["stale-lock"]
+
+
+def test_an_edited_lock_is_never_trusted(repo: RepoBuilder) -> None:
+    folder = repo.env("a", conda=CONDA_NUMPY)
+    assert repo.run("lock").exit_code == 0
+    lock = folder / "conda-lock.yml"
+    lock.write_text(lock.read_text().replace("version: 1.26.4", "version: 1.26.3", 1))
+    assert not _trusted(repo, "a")
+    assert [f["kind"] for f in findings(repo)[1]] == ["edited-lock"]
+
+
+def test_files_outside_the_folder_or_linked_are_not_recorded(repo: RepoBuilder) -> None:
+    from envlock.lockfile import read_header
+
+    nested = repo.env("nested", env_yml="name: nested\nimage: " + DIGEST_IMAGE + "\nconda_file: deps/conda.yaml\n")
+    (nested / "deps").mkdir()
+    (nested / "deps" / "conda.yaml").write_text(CONDA_NUMPY)
+    linked = repo.env("linked", conda=CONDA_NUMPY)
+    (linked / "notes.md").symlink_to(repo.root / "envlock.yaml")
+    assert repo.run("lock").exit_code == 0
+    assert read_header(nested) is not None and read_header(nested).sources_sha256 is None  # type: ignore[union-attr]
+    assert read_header(linked) is not None and read_header(linked).sources_sha256 is None  # type: ignore[union-attr]
+    assert findings(repo) == (0, [])
+    (nested / "deps" / "conda.yaml").write_text(CONDA_NUMPY + "  - scipy\n")
+    assert [(f["environment"], f["kind"]) for f in findings(repo)[1]] == [("nested", "stale-lock")]

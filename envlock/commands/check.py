@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from envlock.dockerfile import is_templated
 from envlock.errors import DeclarationError
 from envlock.findings import Finding
 from envlock.kinds import Kind
-from envlock.lockfile import read_header
-from envlock.repo import Repo
+from envlock.lockfile import LockHeader, read_header
+from envlock.repo import ENV_FILE, Repo, declaration_file
 from envlock.settings import Settings, load_settings
+from envlock.sources import sources_sha256
 from envlock.spec import EnvironmentSpec, load_environment
 
 IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -28,7 +30,7 @@ def run_check(repo: Repo, names: list[str], *, strict: bool = False, all_environ
                 "no AML environment YAML here (no file with an environment $schema, image:, conda_file: or "
                 "build:), so nothing in this folder is locked or checked",
                 "add env.yml (name:, image:, conda_file:), or move the folder out of environments/")
-        for folder in repo.undeclared_folders() if all_environments
+        for folder in (repo.undeclared_folders(set(names)) if all_environments else [])
     ]
     if not names:
         return [_nothing_declared(repo)]
@@ -48,6 +50,37 @@ def _nothing_declared(repo: Repo) -> Finding:
 
 
 def _check_environment(repo: Repo, name: str, settings: Settings, strict: bool) -> list[Finding]:
+    folder = repo.environments_dir / name
+    header = read_header(folder)
+    if _declared_as_locked(header, settings, name, folder):
+        assert header is not None
+        return _image_findings(repo, name, header.image or "", strict)
+    return _parsed_environment_findings(repo, name, settings, strict, header)
+
+
+def _declared_as_locked(header: LockHeader | None, settings: Settings, name: str, folder: Path) -> bool:
+    """The declaration's files are byte for byte what the (untouched) lock recorded: `lock` accepted
+    them then, so they are valid and the lock is fresh without parsing them (envlock.sources)."""
+    if header is None or header.sources_sha256 is None or not header.is_untouched:
+        return False
+    try:
+        environment_settings = settings.for_environment(name, folder)
+    except DeclarationError:
+        return False  # the full path reports it
+    return sources_sha256(folder, environment_settings) == header.sources_sha256
+
+
+def _image_findings(repo: Repo, name: str, image: str, strict: bool) -> list[Finding]:
+    if IMAGE_DIGEST.search(image):
+        return []
+    env_file = declaration_file(repo.environments_dir / name) or repo.environments_dir / name / ENV_FILE
+    return [Finding(name, "image-tag", "error" if strict else "warning", repo.relative(env_file),
+                    f"base image '{image}' is given by tag, which can move",
+                    "pin it by digest: image: <repo>@sha256:<digest>")]
+
+
+def _parsed_environment_findings(repo: Repo, name: str, settings: Settings, strict: bool,
+                                 header: LockHeader | None) -> list[Finding]:
     relative = repo.relative
     try:
         spec = load_environment(repo, name, settings)
@@ -59,15 +92,10 @@ def _check_environment(repo: Repo, name: str, settings: Settings, strict: bool) 
         for p in spec.policy_problems
     ]
     # Paths are made relative (a resolve() each) only for a finding: most environments have none.
-    header = read_header(spec.folder)
     if spec.context is not None:
         findings += _dockerfile_findings(spec, repo, strict, locked=header is not None)
-    elif not IMAGE_DIGEST.search(spec.image):
-        findings.append(Finding(
-            name, "image-tag", "error" if strict else "warning", relative(spec.env_file),
-            f"base image '{spec.image}' is given by tag, which can move",
-            "pin it by digest: image: <repo>@sha256:<digest>",
-        ))
+    else:
+        findings += _image_findings(repo, name, spec.image, strict)
     if header is not None:
         findings += _python_findings(spec, repo, header.base_python)
     if header is None:

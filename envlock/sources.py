@@ -1,0 +1,76 @@
+"""A fingerprint of the files an environment is declared in, recorded in its lock.
+
+`check` runs on every commit: when a lock records the fingerprint of the declaration's files
+and they still hash to it, the declaration is byte for byte what was locked, and `lock` refused
+it unless it was valid and free of policy problems, so `check` trusts the lock without parsing
+YAML. Anything else (a changed byte, a symlink, a file beside the folder) takes the full path,
+which decides freshness from the parsed inputs as before; a mismatch never makes a finding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from envlock.hashing import canonical_json
+
+if TYPE_CHECKING:
+    from envlock.settings import EnvironmentSettings
+    from envlock.spec import EnvironmentSpec
+
+# Bump when the rules a declaration must pass change, so older fingerprints stop vouching for it.
+SOURCES_FORMAT = "envlock-sources/1"
+# What lock writers put in an environment folder: never part of what was declared.
+_LOCK_NAMES = ("conda-lock.yml", "context-lock.yml", "image-lock.yml", "requirements.txt")
+_MAX_SOURCE_BYTES = 2 * 1024 * 1024
+
+
+def sources_sha256(folder: Path, settings: EnvironmentSettings) -> str | None:
+    """sha256 of the settings and every file directly in `folder` but its locks; None when a
+    symlink or an unreadable or oversized file makes the folder unfit to vouch for itself."""
+    digest = hashlib.sha256(_settings_line(settings))
+    try:
+        if os.path.islink(folder):
+            return None
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+        for entry in entries:
+            if entry.is_symlink():
+                return None
+            if not entry.is_file(follow_symlinks=False) or _is_lock(entry.name):
+                continue
+            with open(entry.path, "rb") as handle:
+                if os.fstat(handle.fileno()).st_size > _MAX_SOURCE_BYTES:
+                    return None
+                data = handle.read()  # read(limit) would allocate the whole limit for every small file
+            digest.update(f"{entry.name}\n{len(data)}\n".encode())
+            digest.update(data)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def recordable_sources_sha256(spec: EnvironmentSpec) -> str | None:
+    """The fingerprint a new lock of `spec` records: only for an image + conda file declaration
+    whose files all lie directly in its folder (a file elsewhere could change unseen)."""
+    from envlock.kinds import Kind
+
+    if spec.kind is not Kind.IMAGE_CONDA or spec.context is not None or spec.conda_file is None:
+        return None
+    if spec.env_file.parent != spec.folder or spec.conda_file.parent != spec.folder.resolve():
+        return None
+    return sources_sha256(spec.folder, spec.settings)
+
+
+@lru_cache(maxsize=64)
+def _settings_line(settings: EnvironmentSettings) -> bytes:
+    """Most environments share their settings: serialised once per process, not once per environment."""
+    return f"{SOURCES_FORMAT}\n{canonical_json(asdict(settings))}\n".encode()
+
+
+def _is_lock(name: str) -> bool:
+    return name in _LOCK_NAMES or (name.startswith("requirements-") and name.endswith(".txt"))
