@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from envlock.hashing import canonical_json
 
 if TYPE_CHECKING:
-    from envlock.settings import EnvironmentSettings
+    from envlock.lockfile import LockHeader
+    from envlock.settings import EnvironmentSettings, Settings
     from envlock.spec import EnvironmentSpec
 
 # Bump when the rules a declaration must pass change, so older fingerprints stop vouching for it.
@@ -52,6 +53,20 @@ def sources_sha256(folder: Path, settings: EnvironmentSettings) -> str | None:
     except OSError:
         return None
     return digest.hexdigest()
+
+
+def declared_as_locked(header: LockHeader | None, settings: Settings, name: str, folder: Path) -> bool:
+    """The declaration's files are byte for byte what the (untouched) lock recorded: `lock` accepted
+    them then, so they are valid and the lock is fresh without parsing them."""
+    from envlock.errors import DeclarationError
+
+    if header is None or header.sources_sha256 is None or not header.is_untouched:
+        return False
+    try:
+        environment_settings = settings.for_environment(name, folder)
+    except DeclarationError:
+        return False  # the full path reports it
+    return sources_sha256(folder, environment_settings) == header.sources_sha256
 
 
 def recordable_sources_sha256(spec: EnvironmentSpec) -> str | None:

@@ -79,12 +79,12 @@ def test_check_imports_no_solver_and_no_azure(repo: RepoBuilder) -> None:
 # ---------------------------------------------------------------- the declaration's files recorded in the lock
 
 def _trusted(repo: RepoBuilder, name: str) -> bool:
-    from envlock.commands.check import _declared_as_locked
     from envlock.lockfile import read_header
     from envlock.settings import load_settings
+    from envlock.sources import declared_as_locked
 
     folder = repo.root / "environments" / name
-    return _declared_as_locked(read_header(folder), load_settings(repo.root), name, folder)
+    return declared_as_locked(read_header(folder), load_settings(repo.root), name, folder)
 
 
 def test_check_trusts_a_lock_whose_declaration_files_are_unchanged(repo: RepoBuilder) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from envlock.dockerfile import is_templated
 from envlock.errors import DeclarationError
@@ -12,7 +11,7 @@ from envlock.kinds import Kind
 from envlock.lockfile import LockHeader, read_header
 from envlock.repo import ENV_FILE, Repo, declaration_file
 from envlock.settings import Settings, load_settings
-from envlock.sources import sources_sha256
+from envlock.sources import declared_as_locked
 from envlock.spec import EnvironmentSpec, load_environment
 
 IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -52,22 +51,10 @@ def _nothing_declared(repo: Repo) -> Finding:
 def _check_environment(repo: Repo, name: str, settings: Settings, strict: bool) -> list[Finding]:
     folder = repo.environments_dir / name
     header = read_header(folder)
-    if _declared_as_locked(header, settings, name, folder):
+    if declared_as_locked(header, settings, name, folder):
         assert header is not None
         return _image_findings(repo, name, header.image or "", strict)
     return _parsed_environment_findings(repo, name, settings, strict, header)
-
-
-def _declared_as_locked(header: LockHeader | None, settings: Settings, name: str, folder: Path) -> bool:
-    """The declaration's files are byte for byte what the (untouched) lock recorded: `lock` accepted
-    them then, so they are valid and the lock is fresh without parsing them (envlock.sources)."""
-    if header is None or header.sources_sha256 is None or not header.is_untouched:
-        return False
-    try:
-        environment_settings = settings.for_environment(name, folder)
-    except DeclarationError:
-        return False  # the full path reports it
-    return sources_sha256(folder, environment_settings) == header.sources_sha256
 
 
 def _image_findings(repo: Repo, name: str, image: str, strict: bool) -> list[Finding]:

@@ -26,6 +26,7 @@ from envlock.lockfile import (
 from envlock.progress import Progress
 from envlock.repo import Repo
 from envlock.settings import Settings, load_settings
+from envlock.sources import declared_as_locked
 from envlock.spec import EnvironmentSpec, load_environment, requirement_name
 
 # Locking waits mostly on the network (repodata, PyPI) and on subprocesses, not on this
@@ -84,6 +85,22 @@ def load_specs(repo: Repo, names: list[str], settings: Settings
     return specs, refused
 
 
+def _unchanged_by_sources(repo: Repo, names: list[str], settings: Settings) -> dict[str, LockOutcome]:
+    """Locks whose declaration files are byte for byte what they recorded: unchanged, unparsed."""
+    unchanged = {}
+    for name in names:
+        folder = repo.environments_dir / name
+        try:
+            header = read_header(folder)
+        except EnvlockError:
+            continue  # the full path reports it
+        if header is not None and declared_as_locked(header, settings, name, folder):
+            conda, pip = package_counts(header)
+            unchanged[name] = LockOutcome(name, "unchanged", lock_sha256=header.recorded_lock_sha256,
+                                          conda_packages=conda, pip_packages=pip)
+    return unchanged
+
+
 def validate_for_solving(work: list[tuple[EnvironmentSpec, Lock | None]]
                          ) -> tuple[list[tuple[EnvironmentSpec, Lock | None]], list[LockOutcome]]:
     """Parse the conda specs of what will be solved, before any solve starts; a bad one is reported
@@ -129,11 +146,12 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
     are reported as WOULD_CHANGE without a solve, and only -P/-U solve to compare with the files.
     `refuse_edited` (build): a hand-edited lock is an error, not relocked."""
     settings = load_settings(repo.root)
-    valid, refused = load_specs(repo, names, settings)
+    trusted = {} if update or upgrade_all or platforms else _unchanged_by_sources(repo, names, settings)
+    valid, refused = load_specs(repo, [name for name in names if name not in trusted], settings)
     specs = [_for_platforms(spec, platforms) for spec in valid]
     wanted = {name.lower() for name in update}
     work: list[tuple[EnvironmentSpec, Lock | None]] = []
-    outcomes: dict[str, LockOutcome] = {o.name: o for o in refused}
+    outcomes: dict[str, LockOutcome] = {**trusted, **{o.name: o for o in refused}}
     for spec in specs:
         header = read_header(spec.folder)
         if refuse_edited and header is not None and not header.is_untouched:
