@@ -48,7 +48,7 @@ def test_lock_and_render_carry_the_declared_kind(repo: RepoBuilder) -> None:
     repo.env("conda", conda=CONDA_NUMPY)
     repo.env("image")
     assert repo.run("build").exit_code == 0
-    from envlock.commands.build import rendered_for
+    from envlock.fresh_render import rendered_for
     from envlock.repo import Repo
 
     rendered = {r.name: r.content for r in rendered_for(Repo(repo.root), ["conda", "image"])}

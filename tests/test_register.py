@@ -211,8 +211,8 @@ def test_faults_complete_or_fail_clearly_and_a_rerun_completes(repo: RepoBuilder
 def test_conflict_on_the_chosen_number_moves_to_the_next(repo: RepoBuilder, aml: AmlEmulator) -> None:
     """Another writer takes the number between our list and our PUT: we never overwrite it."""
     locked_repo(repo, ["train"])
-    from envlock.commands.build import rendered_for
     from envlock.commands.register import draft_version, register_one
+    from envlock.fresh_render import rendered_for
     from envlock.registries import EnvironmentVersion, open_registry
     from envlock.repo import Repo
 
@@ -278,7 +278,7 @@ def test_workspace_from_config_json(repo: RepoBuilder, aml: AmlEmulator) -> None
 def test_a_version_tagged_with_the_lock_but_edited_is_refused_and_reported(repo: RepoBuilder) -> None:
     from dataclasses import replace
 
-    from envlock.commands.build import rendered_for
+    from envlock.fresh_render import rendered_for
     from envlock.kinds import ImageWithConda
     from envlock.registries import open_registry
     from envlock.repo import Repo

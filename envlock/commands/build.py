@@ -7,15 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envlock import __version__
-from envlock.commands.lock import LockOutcome, edited_lock_error, run_lock
-from envlock.errors import EnvlockError
+from envlock.commands.lock import LockOutcome, run_lock
+from envlock.fresh_render import rendered_for
 from envlock.fsutil import atomic_write, atomic_write_many, remove, safe_path
 from envlock.kinds import named_image
-from envlock.lockfile import read_checked_lock
-from envlock.render import RenderedEnvironment, render_environment
+from envlock.render import RenderedEnvironment
 from envlock.repo import Repo
-from envlock.settings import load_settings
-from envlock.spec import load_environment
 
 MANIFEST = "manifest.json"
 
@@ -24,24 +21,6 @@ MANIFEST = "manifest.json"
 class BuildResult:
     outcomes: list[LockOutcome]
     rendered: list[RenderedEnvironment]
-
-
-def rendered_for(repo: Repo, names: list[str]) -> list[RenderedEnvironment]:
-    """Render environments from their current, fresh locks (no solving)."""
-    settings = load_settings(repo.root)
-    result = []
-    for name in names:
-        spec = load_environment(repo, name, settings)
-        checked = read_checked_lock(name, spec.folder)
-        if checked is None:
-            raise EnvlockError(f"{name}: the lock is missing; run envlock lock {name}")
-        header, lock = checked
-        if not header.is_untouched:
-            raise edited_lock_error(repo, name, header)
-        if not header.is_fresh_for(spec.inputs_sha256()):
-            raise EnvlockError(f"{name}: the lock is stale; run envlock lock {name}")
-        result.append(render_environment(spec, lock))
-    return result
 
 
 def run_build(repo: Repo, names: list[str], *, show_progress: bool = True) -> BuildResult:

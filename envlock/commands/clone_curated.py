@@ -9,7 +9,6 @@ holds the image's inventory (conda packages and Python distributions read from i
 
 from __future__ import annotations
 
-import difflib
 import posixpath
 import urllib.parse
 from dataclasses import dataclass
@@ -19,20 +18,19 @@ from pathlib import Path
 import yaml
 
 from envlock.commands.lock import run_lock
+from envlock.curated import curated_image, find_curated
 from envlock.errors import EnvlockError, UsageError
 from envlock.fsutil import atomic_write_many, remove
 from envlock.httpget import http_get
 from envlock.lockfile import read_lock
 from envlock.oci import parse_image, resolve_digest
-from envlock.registries.azureml import AzureMLRegistry, Definition
+from envlock.registries.azureml import Definition
 from envlock.render import ENV_SCHEMA
 from envlock.repo import ENV_FILE, Repo
 from envlock.settings import SETTINGS_FILE, load_settings
 from envlock.spec import AML_NAME
 from envlock.yamlio import dump_yaml
 
-CURATED_IMAGE = "mcr.microsoft.com/azureml/curated/{name}:{version}"
-WORKSPACE_PREFIX = "azureml-"
 PROVENANCE_KEYS = ("source_registry", "source_name", "source_version", "image_tag", "image_digest")
 # Files of an earlier clone (image + conda file) that an image-only clone no longer has.
 OLD_CLONE_FILES = ("conda.yaml",)
@@ -48,17 +46,6 @@ class CloneResult:
     image: str
     conda_packages: int
     pip_packages: int
-
-
-def curated_image(definition: Definition) -> str:
-    """The image a curated version publishes (its definition's image, or the MCR naming rule)."""
-    return definition.image or CURATED_IMAGE.format(name=definition.name, version=definition.version)
-
-
-def find_curated(repo: Repo, registry_name: str, curated: str, version: str | None,
-                 label: str | None) -> Definition:
-    registry = AzureMLRegistry.from_url(f"azureml://registries/{registry_name}", repo.root)
-    return _find_definition(registry, curated, version, label)
 
 
 def run_clone_curated(repo: Repo, curated: str, *, version: str | None, label: str | None,
@@ -92,24 +79,6 @@ def run_clone_curated(repo: Repo, curated: str, *, version: str | None, label: s
     status = "unchanged" if unchanged else ("updated" if previous else "cloned")
     return CloneResult(name, status, definition.name, definition.version, pinned,
                        sum(1 for p in packages if p.manager == "conda"), sum(1 for p in packages if p.manager == "pip"))
-
-
-def _find_definition(registry: AzureMLRegistry, curated: str, version: str | None,
-                     label: str | None) -> Definition:
-    candidates = [curated]
-    if curated.lower().startswith(WORKSPACE_PREFIX):
-        candidates.append(curated[len(WORKSPACE_PREFIX):])  # AzureML-sklearn-1.5 -> sklearn-1.5
-    for candidate in candidates:
-        definition = registry.get_definition(candidate, version=version, label=None if version else label)
-        if definition is not None:
-            return definition
-    known = registry.list_names()
-    wanted = candidates[-1]
-    if version and any(c in known for c in candidates):
-        raise EnvlockError(f"curated environment {wanted} has no version {version} in {registry.url}")
-    close = difflib.get_close_matches(wanted, known, n=5, cutoff=0.5)
-    hint = f"; close matches: {', '.join(close)}" if close else ""
-    raise EnvlockError(f"no curated environment named {curated} in {registry.url}{hint}")
 
 
 def _check_replaceable(folder: Path, name: str, definition: Definition, force: bool) -> dict[str, str] | None:

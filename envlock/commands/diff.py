@@ -26,7 +26,7 @@ def load_source(repo: Repo, source: str, platform: str, registry_opener: object)
     if source.startswith(IMAGE_SOURCE):
         return image_packages(repo, source[len(IMAGE_SOURCE):], source)
     if source.startswith(CURATED_SOURCE):
-        from envlock.commands.clone_curated import curated_image, find_curated
+        from envlock.curated import curated_image, find_curated
 
         name, _, version = source[len(CURATED_SOURCE):].partition(":")
         definition = find_curated(repo, "azureml", name, version or None, None if version else "latest")

@@ -42,12 +42,12 @@ def find_candidates(repo: Repo, registry: Registry, names: list[str], *, keep: i
 
 
 def _referenced_by_jobs(repo: Repo) -> set[tuple[str, str]]:
-    from envlock.commands.preflight import scan
     from envlock.errors import EnvlockError
+    from envlock.jobs import scan_files
     from envlock.refs import parse_reference
 
     referenced = set()
-    for use in scan(repo, []):
+    for use in scan_files(repo.root, []).uses:
         try:
             ref = parse_reference(use.value or "")
         except EnvlockError:

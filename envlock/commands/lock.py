@@ -9,6 +9,7 @@ from pathlib import Path
 
 from envlock.context_lock import LOCKS_DIR
 from envlock.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, DeclarationError, EnvlockError, UsageError
+from envlock.fresh_render import edited_lock_error
 from envlock.fsutil import atomic_write_many, remove
 from envlock.lockfile import (
     CONDA_LOCK_FILE,
@@ -17,7 +18,6 @@ from envlock.lockfile import (
     MAIN_FILES,
     REQUIREMENTS_TXT,
     Lock,
-    LockHeader,
     package_counts,
     read_header,
     read_lock,
@@ -129,14 +129,6 @@ def validate_for_solving(work: list[tuple[EnvironmentSpec, Lock | None]]
 def is_fresh(spec: EnvironmentSpec) -> bool:
     header = read_header(spec.folder)
     return header is not None and header.is_fresh_for(spec.inputs_sha256())
-
-
-def edited_lock_error(repo: Repo, name: str, header: LockHeader) -> DeclarationError:
-    return DeclarationError(
-        repo.relative(header.files[0]), "the lock no longer matches the lock-sha256 it records: it was edited "
-        "by hand (its header or packages) or a write was interrupted", field="lock-sha256",
-        fix=f"run envlock lock {name} to regenerate it from the declaration",
-    )
 
 
 def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgrade_all: bool = False,

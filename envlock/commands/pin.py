@@ -6,10 +6,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from envlock.commands.preflight import scan
 from envlock.errors import DeclarationError, EnvlockError, UsageError
 from envlock.fsutil import atomic_write_many
-from envlock.jobs import EnvironmentUse, read_job_text, replace_scalars
+from envlock.jobs import EnvironmentUse, read_job_text, replace_scalars, scan_files
 from envlock.refs import EnvironmentRef, format_reference, parse_reference
 from envlock.registries import Registry
 from envlock.repo import Repo
@@ -36,7 +35,7 @@ def registered_versions(repo: Repo, names: set[str], registry: Registry | None,
         except (OSError, ValueError, AttributeError, KeyError, TypeError):
             raise UsageError(f"{from_file}: not the JSON that envlock register --output writes") from None
     assert registry is not None
-    from envlock.commands.build import rendered_for
+    from envlock.fresh_render import rendered_for
     from envlock.trust import holds
 
     result = {}
@@ -68,7 +67,7 @@ def run_pin(repo: Repo, paths: list[Path], registry: Registry | None, *, from_fi
     declared = set(repo.environment_names())
     problems: list[EnvlockError] = []
     clones = _clones_by_source(repo, declared, problems)
-    uses = [use for use in scan(repo, paths) if use.value and use.rewritable]
+    uses = [use for use in scan_files(repo.root, paths).uses if use.value and use.rewritable]
     targets: dict[int, tuple[str, EnvironmentRef]] = {}
     wanted: set[str] = set()
     for index, use in enumerate(uses):

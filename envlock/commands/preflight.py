@@ -44,7 +44,7 @@ class RegistryView:
     def current_render(self, repo: Repo, name: str) -> RenderedEnvironment | None:
         """What the repository's lock of `name` renders to (None when it has no fresh lock)."""
         if name not in self.renders:
-            from envlock.commands.build import rendered_for
+            from envlock.fresh_render import rendered_for
 
             try:
                 self.renders[name] = rendered_for(repo, [name])[0]
@@ -57,11 +57,6 @@ class RegistryView:
 class PreflightResult:
     scan: Scan
     findings: list[Finding]
-
-
-def scan(repo: Repo, paths: list[Path]) -> list[EnvironmentUse]:
-    """Every environment use in the job files (unreadable files are left out)."""
-    return scan_files(repo.root, paths).uses
 
 
 def run_preflight(repo: Repo, paths: list[Path], registry: Registry | None, *, strict: bool = False

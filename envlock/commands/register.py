@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from envlock import __version__
-from envlock.commands.build import rendered_for
 from envlock.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_UNREACHABLE, EnvlockError, MissingExtra
+from envlock.fresh_render import rendered_for
 from envlock.gitinfo import commits_for
 from envlock.kinds import ImageOnly
 from envlock.lockfile import read_lock

@@ -1,0 +1,37 @@
+"""What an environment's current lock renders to, for the steps after locking (build, register,
+pin, preflight): a missing, hand-edited or stale lock is refused, never rendered."""
+
+from __future__ import annotations
+
+from envlock.errors import DeclarationError, EnvlockError
+from envlock.lockfile import LockHeader, read_checked_lock
+from envlock.render import RenderedEnvironment, render_environment
+from envlock.repo import Repo
+from envlock.settings import load_settings
+from envlock.spec import load_environment
+
+
+def edited_lock_error(repo: Repo, name: str, header: LockHeader) -> DeclarationError:
+    return DeclarationError(
+        repo.relative(header.files[0]), "the lock no longer matches the lock-sha256 it records: it was edited "
+        "by hand (its header or packages) or a write was interrupted", field="lock-sha256",
+        fix=f"run envlock lock {name} to regenerate it from the declaration",
+    )
+
+
+def rendered_for(repo: Repo, names: list[str]) -> list[RenderedEnvironment]:
+    """Render environments from their current, fresh locks (no solving)."""
+    settings = load_settings(repo.root)
+    result = []
+    for name in names:
+        spec = load_environment(repo, name, settings)
+        checked = read_checked_lock(name, spec.folder)
+        if checked is None:
+            raise EnvlockError(f"{name}: the lock is missing; run envlock lock {name}")
+        header, lock = checked
+        if not header.is_untouched:
+            raise edited_lock_error(repo, name, header)
+        if not header.is_fresh_for(spec.inputs_sha256()):
+            raise EnvlockError(f"{name}: the lock is stale; run envlock lock {name}")
+        result.append(render_environment(spec, lock))
+    return result
