@@ -7,17 +7,13 @@ there is no repository or it cannot be written).
 
 from __future__ import annotations
 
-import platform
 import sys
-import tempfile
-import traceback
 from pathlib import Path
 
 import click
 
 from envlock import __version__
 from envlock.errors import EXIT_UNEXPECTED, EnvlockError
-from envlock.fsutil import atomic_write
 from envlock.repo import find_repo
 from envlock.secrets import mask
 
@@ -32,6 +28,8 @@ def report_envlock_error(error: EnvlockError) -> int:
 
 def report_unexpected(error: BaseException, directory: Path | None, verbose: bool) -> int:
     """One line on stderr, the traceback in a log file; the exit code for an unexpected error."""
+    import traceback  # here, not at the top: every command would pay for what only a crash uses
+
     details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     log = _write_log(directory, details)
     summary = mask(f"{type(error).__name__}: {error}".splitlines()[0][:200])
@@ -43,6 +41,11 @@ def report_unexpected(error: BaseException, directory: Path | None, verbose: boo
 
 
 def _write_log(directory: Path | None, details: str) -> Path | None:
+    import platform
+    import tempfile
+
+    from envlock.fsutil import atomic_write
+
     command = mask(" ".join(sys.argv))  # credentials on the command line never reach the log
     text = (
         f"envlock {__version__}, Python {platform.python_version()} on {platform.platform()}\n"
