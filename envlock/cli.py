@@ -25,6 +25,7 @@ from envlock.options import (
     from_file_option,
     global_options,
     invocation,
+    jobs_option,
     json_option,
     names_argument,
     offline_option,
@@ -106,12 +107,11 @@ def _repo(ctx: click.Context, jobs_only: bool = False) -> Repo:
               help="Exit 1 if any lock would change, and write nothing (uv's --locked). Without -P/-U this is "
                    "decided offline from the lock headers.")
 @dry_run_option("Show what would change; write nothing (exit 0).")
-@click.option("-j", "--jobs", default=8, show_default=True, type=click.IntRange(min=1),
-              help="Environments locked in parallel (locking waits on the network more than on the CPU).")
+@jobs_option("Environments locked in parallel (locking waits on the network more than on the CPU).")
 @json_option()
 @click.pass_context
 def lock(ctx: click.Context, names: tuple[str, ...], upgrade_packages: tuple[str, ...], upgrade: bool,
-         platforms: tuple[str, ...], check_only: bool, dry_run: bool, jobs: int, as_json: bool) -> None:
+         platforms: tuple[str, ...], check_only: bool, dry_run: bool, jobs: int | None, as_json: bool) -> None:
     """Resolve declarations to hashed lockfiles (only stale ones are solved). Needs envlock[lock]."""
     require_extra("lock", "envlock lock")
     from envlock.commands.lock import WOULD_CHANGE, LockFailed, run_lock

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
+from packaging.version import Version
 
 from tests.conftest import RepoBuilder
 
@@ -74,3 +76,35 @@ def test_unknown_pip_package_and_unreachable_index(repo: RepoBuilder, monkeypatc
     result = repo.run("lock")
     assert result.exit_code == 4  # the index is unreachable
     assert "cannot reach the pip index https://127.0.0.1:9/simple" in result.stderr
+
+
+
+def pins_by_platform(folder: Path, package: str) -> dict[str, str]:
+    """{platform: version of package} from a pip-only lock's requirements files."""
+    pins = {}
+    for path in folder.glob("requirements*.txt"):
+        text = path.read_text()
+        platform = re.search(r"^# envlock-target: python \S+ on (\S+)$", text, flags=re.M)
+        version = re.search(rf"^{package}==(\S+) ", text, flags=re.M)
+        assert platform and version, text
+        pins[platform.group(1)] = version.group(1)
+    return pins
+
+
+def test_each_platform_gets_its_own_newest_version_whatever_the_platform_order(tmp_path: Path) -> None:
+    # tensorflow-io-gcs-filesystem has had no Windows wheel (and no sdist) since 0.32. uv's universal
+    # resolution (`--universal` with tool.uv.environments) solves the platforms in the declared order
+    # and prefers what an earlier platform chose: win-64 first gave linux-64 0.31.0 too (issue 12),
+    # so envlock resolves each platform with its own uv call.
+    pins = []
+    for index, order in enumerate(("[win-64, linux-64]", "[linux-64, win-64]")):
+        repo = RepoBuilder(tmp_path / str(index))
+        repo.root.mkdir()
+        repo.settings(f"platforms: {order}\nenvironments:\n  tf:\n    python: '3.10'\n")
+        folder = repo.env("tf", requirements="tensorflow-io-gcs-filesystem\n")
+        result = repo.run("lock")
+        assert result.exit_code == 0, result.output
+        pins.append(pins_by_platform(folder, "tensorflow-io-gcs-filesystem"))
+    assert pins[0] == pins[1]
+    newest_on_linux, newest_on_windows = (Version(pins[0][p]) for p in ("linux-64", "win-64"))
+    assert newest_on_linux > newest_on_windows >= Version("0.31")

@@ -23,6 +23,7 @@ from envlock.lockfile import (
     read_lock,
     render_lock_files,
 )
+from envlock.options import default_jobs
 from envlock.progress import Progress
 from envlock.repo import Repo
 from envlock.settings import Settings, load_settings
@@ -31,7 +32,6 @@ from envlock.spec import EnvironmentSpec, load_environment, requirement_name
 
 # Locking waits mostly on the network (repodata, PyPI) and on subprocesses, not on this
 # process's CPU: more environments in flight than cores.
-DEFAULT_JOBS = 8
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def is_fresh(spec: EnvironmentSpec) -> bool:
 
 
 def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgrade_all: bool = False,
-             platforms: tuple[str, ...] = (), write: bool = True, jobs: int = DEFAULT_JOBS,
+             platforms: tuple[str, ...] = (), write: bool = True, jobs: int | None = None,
              show_progress: bool = True, refuse_edited: bool = False) -> list[LockOutcome]:
     """Lock what is stale (or what -P/-U asks for). With write=False nothing is written: stale locks
     are reported as WOULD_CHANGE without a solve, and only -P/-U solve to compare with the files.
@@ -205,7 +205,7 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
         progress.finish(spec.name, status)
         return outcome
 
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(work) or 1))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs or default_jobs(), len(work) or 1))) as pool:
         for outcome in pool.map(solve, work):
             outcomes[outcome.name] = outcome
     ordered = [outcomes[name] for name in names]
