@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import ssl
 import urllib.error
@@ -87,8 +88,7 @@ def http_stream(url: str, headers: dict[str, str] | None = None, timeout: float 
             request.add_unredirected_header(key, value)
         else:
             request.add_header(key, value)
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
-    context = ssl.create_default_context(cafile=bundle) if bundle else None
+    context = _tls_context()
     try:
         limits = network_limits()  # the configured read timeout caps what the caller asked for
         response = urllib.request.urlopen(request, timeout=min(timeout, limits.read_timeout), context=context)
@@ -99,14 +99,33 @@ def http_stream(url: str, headers: dict[str, str] | None = None, timeout: float 
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise FetchError(mask(f"cannot reach {_host(url)}: {reason}")) from None
+    except (ValueError, http.client.InvalidURL) as error:  # "unknown url type", "nonnumeric port"
+        raise UsageError(mask(f"{url}: not a URL envlock can fetch ({error})")) from None
+    except http.client.HTTPException as error:  # something answered, but not in HTTP
+        raise FetchError(mask(f"{_host(url)} did not answer in HTTP ({type(error).__name__}: "
+                              f"{str(error).strip()[:100]}); is this the right host and port?")) from None
     with response:
         try:
             yield response.status, response.headers, response
-        except OSError as error:  # the connection broke while the caller was reading
-            raise FetchError(mask(f"lost the connection to {_host(url)}: {error}")) from None
+        except (OSError, http.client.HTTPException) as error:  # broke, or ended early, while the caller read
+            raise FetchError(mask(f"lost the connection to {_host(url)}: {type(error).__name__}: {error}")) \
+                from None
+
+
+def _tls_context() -> ssl.SSLContext | None:
+    """The default TLS context, with the CA bundle of REQUESTS_CA_BUNDLE or SSL_CERT_FILE when one is set."""
+    for variable in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        bundle = os.environ.get(variable)
+        if bundle:
+            try:
+                return ssl.create_default_context(cafile=bundle)
+            except (OSError, ssl.SSLError) as error:
+                raise UsageError(f"{variable}={bundle}: not a readable file of PEM CA certificates "
+                                 f"({getattr(error, 'strerror', None) or error})\n"
+                                 f"  fix: point {variable} at your CA bundle (PEM), or unset it") from None
+    return None
 
 
 def _host(url: str) -> str:
     """host[:port] of a URL, without any user:password@ in front."""
-    parts = urllib.parse.urlsplit(url)
-    return (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlsplit(url).netloc.rpartition("@")[2]

@@ -38,6 +38,40 @@ class Advisory:
     url: str
 
 
+def record_problem(record: object) -> str | None:
+    """What makes `record` unreadable as an OSV record (the fields envlock reads), or None.
+
+    Checked where a record enters (an export's file, the service's answer), so matching never
+    meets a string where the schema has a list or an object.
+    """
+    if not isinstance(record, Mapping):
+        return "is not a JSON object"
+    checks: list[tuple[str, object, type | tuple[type, ...]]] = [
+        ("affected", record.get("affected"), list), ("severity", record.get("severity"), list),
+        ("aliases", record.get("aliases"), list), ("database_specific", record.get("database_specific"), Mapping),
+    ]
+    for index, entry in enumerate(record.get("affected") or []):
+        at = f"affected[{index}]"
+        checks.append((at, entry, Mapping))
+        if not isinstance(entry, Mapping):
+            continue
+        checks += [(f"{at}.package", entry.get("package"), Mapping), (f"{at}.versions", entry.get("versions"), list),
+                   (f"{at}.ranges", entry.get("ranges"), list), (f"{at}.severity", entry.get("severity"), list)]
+        for number, affected_range in enumerate(entry.get("ranges") or []):
+            checks.append((f"{at}.ranges[{number}]", affected_range, Mapping))
+            if isinstance(affected_range, Mapping):
+                events = affected_range.get("events")
+                checks.append((f"{at}.ranges[{number}].events", events, list))
+                checks += [(f"{at}.ranges[{number}].events[{n}]", event, Mapping)
+                           for n, event in enumerate(events if isinstance(events, list) else [])]
+    checks += [(f"severity[{n}]", item, Mapping) for n, item in enumerate(record.get("severity") or [])]
+    for field_name, value, kind in checks:
+        if value is not None and not isinstance(value, kind):
+            wanted = "a list" if kind is list else "an object"
+            return f"field '{field_name}' is {type(value).__name__}, not {wanted} as in the OSV schema"
+    return None
+
+
 def _version(text: str) -> Version | None:
     try:
         return Version(text)
@@ -188,6 +222,9 @@ def _round_up(value: float) -> float:
 # ---------------------------------------------------------------- an offline export
 
 
+REEXPORT = "export the advisories again, or remove this file from the folder"
+
+
 class OfflineDatabase:
     """Every PyPI record under a folder (OSV's per-ecosystem export: one JSON or YAML file each)."""
 
@@ -214,11 +251,14 @@ class OfflineDatabase:
                 continue
             try:
                 text = path.read_text(encoding="utf-8")
-                records.append(json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=loader))
+                record = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=loader)
             except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
                 raise DeclarationError(path, f"not an OSV record: {str(exc).splitlines()[0]}",
-                                       fix="export the advisories again, or remove this file from the folder") \
-                    from None
+                                       fix=REEXPORT) from None
+            problem = record_problem(record) if isinstance(record, Mapping) and "id" in record else None
+            if problem:
+                raise DeclarationError(path, f"not an OSV record: {problem}", fix=REEXPORT)
+            records.append(record)
         return cls(records)
 
     def matching(self, name: str, version: str) -> list[str]:

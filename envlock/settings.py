@@ -13,10 +13,13 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envlock.platforms import KNOWN_PLATFORMS
 from envlock.yamlio import declaration_error, line_of, load_yaml, reject_unknown_keys, suggest
+
+if TYPE_CHECKING:
+    from urllib.parse import SplitResult
 
 SETTINGS_FILE = "envlock.yaml"
 DEFAULT_PLATFORMS = ("linux-64",)
@@ -252,10 +255,19 @@ def _service_url(path: Path, key_path: list[str], value: Any, fix: str) -> str:
     from urllib.parse import urlsplit
 
     parts = urlsplit(value) if isinstance(value, str) else None
+    port_ok = parts is None or _has_valid_port(parts)
     loopback = parts is not None and parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
-    if parts is None or not parts.netloc or not (parts.scheme == "https" or loopback):
+    if parts is None or not parts.netloc or not port_ok or not (parts.scheme == "https" or loopback):
         raise declaration_error(path, key_path, "must be an https URL (http only on 127.0.0.1)", fix)
     return str(value).rstrip("/")
+
+
+def _has_valid_port(parts: SplitResult) -> bool:
+    try:
+        parts.port  # noqa: B018 - raises ValueError for "host:abc" or a port past 65535
+    except ValueError:
+        return False
+    return True
 
 
 def _audit(path: Path, data: dict[str, Any]) -> AuditSettings:

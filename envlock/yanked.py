@@ -55,8 +55,12 @@ class YankedIndex:
         if status != 200:
             raise AdvisoryError(f"{url}: HTTP {status} while reading yanked releases")
         if JSON_TYPE in (headers.get("Content-Type") or ""):
-            return [IndexFile(str(f["filename"]), (f.get("hashes") or {}).get("sha256"), _reason(f.get("yanked")))
-                    for f in json.loads(body).get("files") or []]
+            try:
+                return [IndexFile(str(f["filename"]), (f.get("hashes") or {}).get("sha256"),
+                                  _reason(f.get("yanked"))) for f in json.loads(body).get("files") or []]
+            except (ValueError, AttributeError, TypeError, KeyError):  # not the JSON of PEP 691
+                raise AdvisoryError(f"{url} answered {JSON_TYPE} that is not a project page (PEP 691)\n"
+                                    "  fix: check pip_index_url in envlock.yaml, or pass --no-yanked") from None
         parser = _LinkParser()
         parser.feed(body.decode("utf-8", errors="replace"))
         return parser.files

@@ -49,9 +49,11 @@ def _update_manifest(repo: Repo, rendered: list[RenderedEnvironment]) -> None:
     known = set(repo.environment_names())
     entries = {}
     if path.is_file():
-        try:
+        try:  # envlock's own output: one it cannot read is rewritten from what is built now
             entries = json.loads(path.read_text()).get("environments", {})
         except (ValueError, AttributeError):
+            entries = {}
+        if not isinstance(entries, dict):
             entries = {}
     entries = {name: entry for name, entry in entries.items() if name in known}
     for environment in rendered:

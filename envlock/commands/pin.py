@@ -31,9 +31,14 @@ def registered_versions(repo: Repo, names: set[str], registry: Registry | None,
     if from_file is not None:
         try:
             mapping = json.loads(from_file.read_text())
-            return {name: str(entry["version"]) for name, entry in mapping.items() if entry.get("version")}
+            versions = {name: entry["version"] for name, entry in mapping.items() if entry.get("version")}
+            if not all(isinstance(version, (str, int)) for version in versions.values()):
+                raise TypeError("a version is not a string")
+            return {name: str(version) for name, version in versions.items()}
         except (OSError, ValueError, AttributeError, KeyError, TypeError):
-            raise UsageError(f"{from_file}: not the JSON that envlock register --output writes") from None
+            raise UsageError(f"{from_file}: not the JSON that envlock register --output writes "
+                             '({"<name>": {"version": "<n>", ...}, ...})\n'
+                             "  fix: give the file `envlock register -o FILE` wrote") from None
     assert registry is not None
     from envlock.fresh_render import rendered_for
     from envlock.trust import holds

@@ -8,6 +8,9 @@ reports what happened, so the same table drives the test and the before/after me
 from __future__ import annotations
 
 import hashlib
+import json
+import sqlite3
+import tempfile
 import textwrap
 import traceback
 from dataclasses import dataclass, field
@@ -23,6 +26,46 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
 NOT_UTF8 = b"name: train\nimage: caf\xe9\n"
 BINARY = bytes(range(256)) * 4
 LIST_LOCK = "- name: numpy\n  version: 1.0\n"
+
+REGISTRY = ".envlock/registry.db"
+CACHE = ".envlock/audit-cache.sqlite"
+ODB = "{root}/odb"
+# audit reads its answer cache before asking the service; nothing listens on port 9 (discard)
+AUDIT_LOCAL = "audit_url: http://127.0.0.1:9\n"
+
+
+def sqlite_file(*statements: str) -> bytes:
+    """The bytes of a real SQLite database made by `statements` (a registry or cache a user damaged)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "x.db"
+        connection = sqlite3.connect(path)
+        for statement in statements:
+            connection.executescript(statement)
+        connection.commit()
+        connection.close()
+        return path.read_bytes()
+
+
+def envlock_registry(*statements: str) -> bytes:
+    from envlock.registries.local import SCHEMA
+
+    return sqlite_file(SCHEMA, *statements)
+
+
+ROW_TRAIN_1 = ("INSERT INTO environment_versions (name, version, image, conda_file, created_at, kind) "
+               "VALUES ('train', '1', 'python:3.12', NULL, '2026-01-01T00:00:00', 'image');")
+DAMAGED_TAGS = ROW_TRAIN_1 + "DROP TRIGGER environment_content_is_immutable; UPDATE environment_versions SET tags='{x';"
+DAMAGED_KIND = ROW_TRAIN_1 + "DROP TRIGGER environment_content_is_immutable; UPDATE environment_versions SET kind='x';"
+NUMPY = {"name": "numpy", "ecosystem": "PyPI"}
+
+
+def osv_record(**fields: object) -> str:
+    return json.dumps({"id": "X-1", **fields})
+
+
+def odb(**records: str | bytes) -> dict[str, str | bytes]:
+    """An --offline-db folder with these files (a name ending _json becomes .json, _yaml .yaml)."""
+    return {**train(), **{f"odb/{k.replace('_', '.')}": v for k, v in records.items()}}
 
 
 @dataclass(frozen=True)
@@ -257,6 +300,63 @@ ROWS: list[Row] = [
     row("pin-from-binary", {**train(), "reg.json": BINARY}, "pin", "--from", "{root}/reg.json", words=("reg.json",)),
     row("register-output-folder", {**train(), "out/keep": ""}, "register", "--dry-run", "--output", "{root}/out",
         code=2, words=("out",)),
+    row("pin-from-version-list", {**train(), "reg.json": '{"train": {"version": [1]}}'}, "pin", "--from",
+        "{root}/reg.json", words=("reg.json", "register -o", "fix")),
+    # ------------------------------------------------------------ the SQLite registry (issue 9: never exit 3)
+    row("registry-not-a-database", {**train(), REGISTRY: "not sqlite\n" * 200}, "versions", "train",
+        words=("registry.db", "not a database", "fix")),
+    row("registry-truncated", {**train(), REGISTRY: envlock_registry(ROW_TRAIN_1)[:1500]}, "versions", "train",
+        words=("registry.db", "malformed", "backup")),
+    row("registry-truncated-register", {**train(), REGISTRY: envlock_registry(ROW_TRAIN_1)[:1500]}, "register",
+        words=("registry.db", "malformed", "backup")),
+    row("registry-foreign-schema", {**train(), REGISTRY: sqlite_file(
+        "CREATE TABLE environment_versions (id INTEGER, payload TEXT);")}, "versions", "train",
+        words=("registry.db", "environment_versions", "not an envlock registry", "fix")),
+    row("registry-foreign-schema-same-names", {**train(), REGISTRY: sqlite_file(
+        "CREATE TABLE environment_versions (name TEXT, version TEXT, image TEXT);"
+        "INSERT INTO environment_versions VALUES ('train', '1', 'x');")}, "register",
+        words=("registry.db", "conda_file", "not an envlock registry")),
+    row("registry-damaged-tags", {**train(), REGISTRY: envlock_registry(DAMAGED_TAGS)}, "versions", "train",
+        words=("registry.db", "train:1", "damaged", "backup")),
+    row("registry-damaged-kind", {**train(), REGISTRY: envlock_registry(DAMAGED_KIND)}, "versions", "train",
+        words=("registry.db", "train:1", "damaged")),
+    row("registry-is-a-yaml-file", train(), "versions", "train", "--registry", "sqlite:envlock.yaml",
+        words=("envlock.yaml", "not a database", "--registry")),
+    row("registry-cannot-be-created", train(), "versions", "train", "--registry", "sqlite:////proc/envlock.db",
+        words=("/proc/envlock.db", "unable to open", "fix")),
+    # ------------------------------------------------------------ audit: the answer cache and an OSV export
+    row("audit-cache-not-a-database", {**train(), **settings(AUDIT_LOCAL), CACHE: "garbage\n" * 100}, "audit",
+        "--no-yanked", words=("audit-cache.sqlite", "not a database", "delete")),
+    row("audit-cache-folder", {**train(), **settings(AUDIT_LOCAL), f"{CACHE}/keep": ""}, "audit", "--no-yanked",
+        words=("audit-cache.sqlite", "delete")),
+    row("audit-cache-foreign-schema", {**train(), **settings(AUDIT_LOCAL),
+                                       CACHE: sqlite_file("CREATE TABLE queries (a, b);")}, "audit", "--no-yanked",
+        words=("audit-cache.sqlite", "queries", "not envlock's", "delete")),
+    row("audit-url-bad-port", {**train(), **settings("audit_url: http://127.0.0.1:abc\n")}, "audit", "--no-yanked",
+        words=(E, ":1", "audit_url", "fix")),
+    row("odb-not-json", odb(a_json="{x"), "audit", "--no-yanked", "--offline-db", ODB,
+        words=("odb/a.json", "not an OSV record", "fix")),
+    row("odb-not-utf8", odb(a_json=b"\xff{}"), "audit", "--no-yanked", "--offline-db", ODB,
+        words=("odb/a.json", "not an OSV record")),
+    row("odb-bad-yaml", odb(a_yaml="id: [\n"), "audit", "--no-yanked", "--offline-db", ODB,
+        words=("odb/a.yaml", "not an OSV record")),
+    row("odb-affected-string", odb(a_json='{"id": "X-1", "affected": "numpy"}'), "audit", "--no-yanked",
+        "--offline-db", ODB, words=("odb/a.json", "'affected'", "list")),
+    row("odb-affected-item-string", odb(a_json='{"id": "X-1", "affected": ["numpy"]}'), "audit", "--no-yanked",
+        "--offline-db", ODB, words=("odb/a.json", "'affected[0]'", "object")),
+    row("odb-package-string", odb(a_json='{"id": "X-1", "affected": [{"package": "numpy"}]}'), "audit",
+        "--no-yanked", "--offline-db", ODB, words=("odb/a.json", "affected[0].package")),
+    row("odb-ranges-string", odb(a_json=osv_record(affected=[{"package": NUMPY, "ranges": "x"}])), "audit",
+        "--no-yanked", "--offline-db", ODB, words=("odb/a.json", "affected[0].ranges")),
+    row("odb-events-string", odb(a_json=osv_record(affected=[{"package": NUMPY, "ranges": [
+        {"type": "ECOSYSTEM", "events": "x"}]}])), "audit", "--no-yanked", "--offline-db",
+        ODB, words=("odb/a.json", "affected[0].ranges[0].events")),
+    row("odb-versions-int", odb(a_json=osv_record(affected=[{"package": NUMPY, "versions": 5}])), "audit",
+        "--no-yanked", "--offline-db", ODB, words=("odb/a.json", "affected[0].versions")),
+    row("odb-severity-string", odb(a_json='{"id": "X-1", "severity": "HIGH", "affected": []}'), "audit",
+        "--no-yanked", "--offline-db", ODB, words=("odb/a.json", "'severity'")),
+    row("odb-database-specific-string", odb(a_json='{"id": "X-1", "database_specific": "x"}'), "audit",
+        "--no-yanked", "--offline-db", ODB, words=("odb/a.json", "'database_specific'")),
     # ------------------------------------------------------------ gates that checked nothing are findings
     row("check-no-environments", {}, "check", code=1, words=("no environment",)),
     # issue 9: a declaration is found by its shape under any name, so env.yaml is read (and not yet locked)
