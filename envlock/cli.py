@@ -212,9 +212,11 @@ def _open_registry(repo: Repo, explicit: str | None) -> Any:
                 "envlock.yaml; no audit when neither is set).")
 @click.option("--allow-vulnerable", is_flag=True, help="Register even with audit findings at or above --fail-on.")
 @click.option("--restore", is_flag=True, help="Un-archive an archived version that holds the current lock.")
+@jobs_option("Environments registered at once (register waits on the registry, not on the CPU).")
 @click.pass_context
 def register(ctx: click.Context, names: tuple[str, ...], registry_url: str | None, dry_run: bool, as_json: bool,
-             output_file: Path | None, fail_on: str | None, allow_vulnerable: bool, restore: bool) -> None:
+             output_file: Path | None, fail_on: str | None, allow_vulnerable: bool, restore: bool,
+             jobs: int | None) -> None:
     """Register each fresh lock as an immutable, content-addressed environment version."""
     import json
 
@@ -230,7 +232,8 @@ def register(ctx: click.Context, names: tuple[str, ...], registry_url: str | Non
 
         refuse_vulnerable(repo, selected, level)
     registry = _open_registry(repo, registry_url)
-    results = run_register(repo, selected, registry, dry_run=dry_run, show_progress=not as_json, restore=restore)
+    results = run_register(repo, selected, registry, dry_run=dry_run, show_progress=not as_json, restore=restore,
+                           jobs=jobs)
     mapping = {r.name: r.as_dict() for r in results}
     if output_file is not None and not dry_run:  # every success, for pin; failures are reported below
         successes = {r.name: r.as_dict() for r in results if not r.failed}

@@ -30,8 +30,9 @@ class Progress:
         self._started[name] = time.perf_counter()
         self._write(f"[{self.done}/{self.total}] {what} {name} ...")
 
-    def finish(self, name: str, outcome: str) -> None:
-        elapsed = time.perf_counter() - self._started.get(name, time.perf_counter())
+    def finish(self, name: str, outcome: str, seconds: float | None = None) -> None:
+        """`seconds`: how long it took, when it was not started here (work done elsewhere)."""
+        elapsed = seconds if seconds is not None else time.perf_counter() - self._started.get(name, time.perf_counter())
         with self._lock:
             self.done += 1
             self._write(f"[{self.done}/{self.total}] {name}: {outcome} ({elapsed:.1f} s)")

@@ -15,7 +15,7 @@ import yaml
 from envlock.kinds import ImageWithConda
 from tests.conftest import RepoBuilder
 from tests.support.aml_emulator import AmlEmulator
-from tests.support.registries import conda_env, locked_repo, run_cli
+from tests.support.registries import conda_env, locked_copies, locked_repo, run_cli
 
 VERSION_PATH = re.compile(r"/environments/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$")
 
@@ -50,6 +50,12 @@ def test_register_is_content_addressed(repo: RepoBuilder) -> None:
     assert (result["train"]["version"], result["train"]["status"]) == ("2", "created")
     assert result["score"]["status"] == "unchanged"
     assert json.loads((repo.root / "registered.json").read_text()) == result
+    (repo.root / "environments/train/conda.yaml").write_text(conda_env())  # the change undone
+    assert repo.run("lock").exit_code == 0
+    undone = registered(repo.run("register", "--json").stdout)["train"]
+    assert (undone["version"], undone["status"]) == ("1", "unchanged")  # the older version, found in the history
+    (repo.root / "environments/train/conda.yaml").write_text(conda_env(extra="  - scipy\n"))
+    assert repo.run("lock").exit_code == 0
     lock_text = (repo.root / "environments/train/conda-lock.yml").read_text()
     assert f"envlock.lock-sha256: {result['train']['lock_sha256']}" in lock_text
 
@@ -163,8 +169,10 @@ def test_register_against_aml_by_environment_variables_alone(repo: RepoBuilder, 
     again = run_cli(repo.root, "register", "--json", env=wiring)
     assert {n: e["status"] for n, e in json.loads(again.stdout).items()} == {"train": "unchanged", "score": "unchanged"}
     per_env_unchanged = (len(aml.requests_matching(pattern="/environments/")) - before) / 2
-    assert per_env_unchanged == 1  # one list call per environment
-    assert per_env_created == 3  # list, PUT, read back
+    assert per_env_unchanged == 1  # the newest version, read once
+    # the newest version, every version (an archived one may hold the lock: AML's newest-first list
+    # may leave archived ones out), PUT, read back
+    assert per_env_created == 4
     assert _versions_in(aml, "train") == ["1"]
 
     assert repo.run("build").exit_code == 0
@@ -332,3 +340,68 @@ def test_register_registers_the_valid_environments_and_reports_the_rest(repo: Re
     assert statuses == {"train": "created", "unlocked": "failed", "broken": "failed"}
     assert "the lock is missing; run envlock lock unlocked" in result.stderr
     assert "environments/broken/env.yml:3 (field 'conda_file'): conda file 'nowhere.yaml' not found" in result.stderr
+
+
+# ---------------------------------------------------------------- at scale: concurrency, history, cloud metadata
+
+
+def _seed_history(aml: AmlEmulator, name: str, count: int) -> None:
+    """Versions 1..count of `name`, registered long ago from other locks."""
+    from tests.support.aml_emulator import WORKSPACE_SCOPE, Version
+
+    with aml.lock:
+        for number in range(1, count + 1):
+            properties = {"image": "img", "condaFile": f"name: {name}\n", "isArchived": False, "isAnonymous": False,
+                          "tags": {"envlock.lock-sha256": f"{number:064x}"}, "properties": {}}
+            aml.state.versions[(WORKSPACE_SCOPE, name, str(number))] = Version(
+                WORKSPACE_SCOPE, name, str(number), properties, f"2020-01-01T00:00:{number:02d}.000000Z")
+
+
+def test_environments_register_concurrently_in_the_order_asked(repo: RepoBuilder, aml: AmlEmulator) -> None:
+    from envlock.commands.register import run_register
+    from envlock.registries import open_registry
+    from envlock.repo import Repo
+
+    names = [f"env{i:02d}" for i in range(14)]
+    locked_copies(repo, names)
+    asked = list(reversed(names))  # not the order of the folders
+    aml.inject("GET", r"/environments/env\d+/versions$", "slow", times=len(names), seconds=0.3)
+    results = run_register(Repo(repo.root), asked, open_registry(aml.workspace_url, repo.root), show_progress=False,
+                           jobs=6)
+    assert [(r.name, r.version, r.status) for r in results] == [(name, "1", "created") for name in asked]
+    assert all(aml.version_numbers(name) == ["1"] for name in names)
+    assert 2 <= aml.state.peak_in_flight <= 6  # several environments at once, never more than asked
+
+    again = run_register(Repo(repo.root), asked, open_registry(aml.workspace_url, repo.root), show_progress=False)
+    assert [(r.name, r.version, r.status) for r in again] == [(name, "1", "unchanged") for name in asked]
+
+
+def test_unchanged_costs_the_same_requests_whatever_the_history(repo: RepoBuilder, aml: AmlEmulator) -> None:
+    from envlock.commands.register import run_register
+    from envlock.registries import open_registry
+    from envlock.repo import Repo
+
+    locked_copies(repo, ["fresh", "old"])
+    _seed_history(aml, "old", 20)  # 10 pages of the emulator's 2 versions
+
+    def requests_of(expected: dict[str, tuple[str, str]]) -> dict[str, int]:
+        counts = {}
+        for name, (version, status) in expected.items():
+            before = len(aml.requests_matching())
+            [result] = run_register(Repo(repo.root), [name], open_registry(aml.workspace_url, repo.root),
+                                    show_progress=False)
+            assert (result.version, result.status) == (version, status)
+            counts[name] = len(aml.requests_matching()) - before  # every request, cloud metadata included
+        return counts
+
+    created = requests_of({"fresh": ("1", "created"), "old": ("21", "created")})
+    assert created["old"] > created["fresh"]  # a change reads the whole history: no tag filter in AML
+    unchanged = requests_of({"fresh": ("1", "unchanged"), "old": ("21", "unchanged")})
+    assert unchanged == {"fresh": 1, "old": 1}
+
+
+def test_cloud_metadata_is_read_once_per_process(repo: RepoBuilder, aml: AmlEmulator) -> None:
+    locked_copies(repo, ["train", "score", "serve"])
+    result = run_cli(repo.root, "register", "--json", env=aml.client_environment())
+    assert result.returncode == 0, result.stderr
+    assert len(aml.requests_matching("GET", r"^/metadata/endpoints$")) == 1

@@ -66,7 +66,10 @@ def test_latest_is_the_newest_created(registry: Registry) -> None:
     for number in range(1, 4):
         registry.create_version(draft(str(number), lock=str(number) * 64))
     latest = registry.latest_version("train")
-    assert latest is not None and (latest.version, latest.lock_sha256) == ("3", "3" * 64)
+    assert latest is not None and (latest.version, latest.lock_sha256, latest.archived) == ("3", "3" * 64, False)
+    registry.set_archived("train", "3", True)  # register never reuses an archived version: it must say so
+    latest = registry.latest_version("train")
+    assert latest is not None and (latest.version, latest.archived) == ("3", True)
 
 
 def test_archive_and_restore(registry: Registry) -> None:

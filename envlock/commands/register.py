@@ -2,11 +2,16 @@
 
 The lock hash names the content: a version already carrying it is reused; otherwise the next
 integer version is created, never overwritten, and read back to prove what the registry holds.
+The newest version is read first (one request whatever the history): a repository registered
+before is usually unchanged. Only a change reads every version (AML cannot filter them by tag).
+Several environments are registered at once; results come in the order asked.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -16,6 +21,7 @@ from envlock.fresh_render import rendered_for
 from envlock.gitinfo import commits_for
 from envlock.kinds import ImageOnly
 from envlock.lockfile import read_lock
+from envlock.options import default_jobs
 from envlock.output import echo_status
 from envlock.progress import Progress
 from envlock.refs import format_reference
@@ -74,8 +80,11 @@ def _by_number(version: EnvironmentVersion) -> tuple[bool, int]:
 def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool = False,
                  registry_name: str | None = None,
                  creation_tags: Callable[[], dict[str, str]] | None = None,
-                 restore: bool = False) -> Registration:
-    """`creation_tags` is asked only when a version is created (the SBOM hash costs a build)."""
+                 restore: bool = False, latest: EnvironmentVersion | None = None) -> Registration:
+    """`creation_tags` is asked only when a version is created (the SBOM hash costs a build).
+
+    `latest` (the newest version, already read): when it holds this lock and this content, it is
+    reused without listing the history."""
     lock_sha256 = draft.tags[LOCK_TAG]
 
     def result(version: str | None, status: str, error: str | None = None) -> Registration:
@@ -83,6 +92,8 @@ def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool
         return Registration(draft.name, version, lock_sha256, status, reference, error,
                             EXIT_FINDINGS if error else 0)
 
+    if latest is not None and not latest.archived and matches(latest, draft):
+        return result(latest.version, "unchanged")
     for _ in range(MAX_ATTEMPTS):
         versions = registry.list_versions(draft.name, archived_flag=True)
         tagged = sorted((v for v in versions if v.lock_sha256 == lock_sha256), key=_by_number)
@@ -133,26 +144,33 @@ def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool
 
 
 def run_register(repo: Repo, names: list[str], registry: Registry, *, dry_run: bool = False,
-                 show_progress: bool = True, restore: bool = False) -> list[Registration]:
+                 show_progress: bool = True, restore: bool = False, jobs: int | None = None) -> list[Registration]:
     """Every environment gets its own status: one that cannot be rendered or registered is
-    reported as failed (with why) and the others still register."""
+    reported as failed (with why) and the others still register. `jobs` environments at a time
+    (default: as many as lock runs; register waits on the registry, not on the CPU)."""
     commits = commits_for(repo.root, {name: repo.environments_dir / name for name in names})
     registry_name = registry.url.split("azureml://registries/", 1)[1].strip("/") \
         if registry.url.startswith("azureml://registries/") else None
     progress = Progress(len(names), enabled=show_progress)
-    results = []
-    for name in names:
-        progress.start(name, f"waiting for {registry.url} to register")
+
+    def register(name: str) -> tuple[Registration, float]:
+        started = time.perf_counter()
         try:
             [environment] = rendered_for(repo, [name])
+            latest = registry.latest_version(name)
             registration = register_one(registry, draft_version(environment, commits[name]), dry_run=dry_run,
-                                        registry_name=registry_name,
+                                        registry_name=registry_name, latest=latest,
                                         creation_tags=partial(_sbom_tag, repo, name), restore=restore)
         except EnvlockError as exc:
             registration = Registration(name, None, "", "failed", None, exc.message, exc.exit_code)
-        progress.finish(name, f"failed: {registration.error}" if registration.failed else
-                        f"{registration.status} {registration.reference or ''}".strip())
-        results.append(registration)
+        return registration, time.perf_counter() - started
+
+    results = []
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs or default_jobs(), len(names)))) as pool:
+        for registration, seconds in pool.map(register, names):  # in the order asked, as they complete
+            progress.finish(registration.name, f"failed: {registration.error}" if registration.failed else
+                            f"{registration.status} {registration.reference or ''}".strip(), seconds)
+            results.append(registration)
     return results
 
 

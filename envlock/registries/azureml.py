@@ -5,8 +5,12 @@ Only this module imports azure-ai-ml (about 2 s), and only commands that talk to
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.machinery
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +21,7 @@ from envlock.errors import UsageError
 from envlock.extras import require_extra
 from envlock.httpget import network_limits
 from envlock.kinds import DOCKERFILE, BuildContext, EnvironmentContent, ImageOnly, ImageWithConda
-from envlock.registries import EnvironmentVersion, RegistryError, RegistryUnreachable, VersionExists
+from envlock.registries import EnvironmentVersion, RegistryError, RegistryUnreachable, VersionExists, newest_first
 
 WORKSPACE_URL = re.compile(
     r"^azureml://subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/workspaces/(?P<ws>[^/]+)/?$",
@@ -50,6 +54,7 @@ class AzureMLRegistry:
     @classmethod
     def from_url(cls, url: str, repo_root: Path, credential: Any = None) -> AzureMLRegistry:
         require_extra("azure", f"the registry {url}", "azure.ai.ml", "azure.identity")
+        _import_sdk()
         from azure.ai.ml import MLClient
         from azure.identity import DefaultAzureCredential
 
@@ -138,14 +143,29 @@ class AzureMLRegistry:
         # version list takes $orderBy, $top, $skip and listViewType but no tag filter
         # (EnvironmentVersions_List, api-version 2023-04-01-preview and later), so finding a lock
         # hash among older versions costs a full listing; register does that only on a change.
+        # The SDK's `get(label="latest")` makes this request but drops isArchived, which register
+        # needs (an archived version is never reused): its own helper is called with the raw result.
         from azure.ai.ml.exceptions import ValidationException
         from azure.core.exceptions import ResourceNotFoundError
 
+        environments = self.client.environments
         with _translated_errors(self.url):
             try:
-                return _from_entity(self.client.environments.get(name, label="latest"))
+                from azure.ai.ml._restclient.arm_ml_service.models import EnvironmentVersion as RestVersion
+                from azure.ai.ml._utils._asset_utils import _get_latest
+                from azure.ai.ml.entities import Environment
+
+                rest: Any = _get_latest(name, environments._version_operations, environments._resource_group_name,
+                                   environments._workspace_name, environments._registry_name,
+                                   registry_service_client=environments._registry_service_client,
+                                   asset_plural="environments", arm_cls=RestVersion)
             except (ResourceNotFoundError, ValidationException):
                 return None
+            except (AttributeError, TypeError, ImportError):  # the SDK moved its helper: list instead
+                return next(iter(newest_first(self.list_versions(name))), None)
+            if rest is None:
+                return None
+            return _from_entity(Environment._from_rest_object(rest), archived=bool(rest.properties.is_archived))
 
     def create_version(self, draft: EnvironmentVersion) -> EnvironmentVersion:
         from azure.ai.ml.entities import Environment
@@ -244,33 +264,91 @@ class AzureMLRegistry:
                 self.client.environments.restore(name, version=version)
 
 
-_clouds: dict[str, dict[str, Any]] = {}
+METADATA_URL_VARIABLE = "ARM_CLOUD_METADATA_URL"  # a custom cloud's endpoints (azure-ai-ml reads it)
+CURRENT_CLOUD_VARIABLE = "AZUREML_CURRENT_CLOUD"  # the cloud azure-ai-ml settled on, for the whole process
+_SDK_CLOUDS_MODULE = "azure.ai.ml._azure_environments"
+
+
+def _import_sdk() -> None:
+    """Import azure-ai-ml so that a custom cloud's metadata (ARM_CLOUD_METADATA_URL) is read once.
+
+    azure-ai-ml 1.x caches a cloud it reads from the metadata URL under the wrong key
+    (`_environments.update(clouds[name])`), so it reads the metadata again for every endpoint it
+    looks up: 5 GETs while importing (class defaults) and more for every client. Right after its
+    cloud table is defined, the cloud is read once with the SDK's own reader, chosen as the SDK
+    chooses it and entered in the table under its name, which is recorded as the SDK records it
+    (AZUREML_CURRENT_CLOUD): every later lookup finds it. The public clouds need no metadata.
+    """
+    if "azure.ai.ml" in sys.modules or not os.environ.get(METADATA_URL_VARIABLE):
+        import azure.ai.ml  # noqa: F401
+        return
+    finder = _CloudReadOnce()
+    sys.meta_path.insert(0, finder)
+    try:
+        import azure.ai.ml  # noqa: F401
+    finally:
+        sys.meta_path.remove(finder)
+
+
+class _CloudReadOnce(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Loads the SDK's cloud module as usual, then seeds its table (see _import_sdk)."""
+
+    def __init__(self) -> None:
+        self.loader: Any = None
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname != _SDK_CLOUDS_MODULE:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None or self.loader is not None:
+            return spec
+        self.loader = spec.loader
+        spec.loader = self
+        return spec
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Any:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self.loader.exec_module(module)
+        with contextlib.suppress(AttributeError):  # the SDK moved its table: it reads the metadata itself
+            _seed_cloud(module)
+
+
+def _seed_cloud(module: Any) -> None:
+    current = os.environ.get(CURRENT_CLOUD_VARIABLE)
+    if current in module._environments:  # a public cloud, or one already known: the SDK reads nothing
+        return
+    url = os.environ[METADATA_URL_VARIABLE]
+    clouds = module._get_clouds_by_metadata_url(url)
+    # The SDK's own choice (_get_default_cloud_name): the cloud named by AZUREML_CURRENT_CLOUD, else
+    # the one whose resource manager the metadata URL is under.
+    resource_manager = module.EndpointURLS.RESOURCE_MANAGER_ENDPOINT
+    name = current or next((name for name, endpoints in clouds.items()
+                            if str(endpoints.get(resource_manager, "\0")) in url), None)
+    if name is not None and name in clouds:
+        module._environments[name] = clouds[name]
+        os.environ[CURRENT_CLOUD_VARIABLE] = name
 
 
 def _custom_cloud() -> dict[str, Any]:
-    """MLClient's cloud arguments for a custom cloud (ARM_CLOUD_METADATA_URL), read once per process.
-
-    azure-ai-ml 1.x caches a cloud it reads from the metadata URL under the wrong key, so it reads
-    the metadata again for every endpoint it looks up (9 GETs per client). Passing the cloud to
-    MLClient (`cloud`, `cloud_metadata`: how the SDK takes a sovereign cloud) caches it properly.
-    The public clouds need no metadata and take the SDK's defaults.
+    """MLClient's cloud arguments when azure-ai-ml was imported before the seed could be planted
+    (tests import it in-process): the custom cloud read once and passed as `cloud`/`cloud_metadata`,
+    which MLClient enters in the SDK's table. Nothing when the table already holds the current cloud.
     """
-    url = os.environ.get("ARM_CLOUD_METADATA_URL")
+    url = os.environ.get(METADATA_URL_VARIABLE)
     if not url:
         return {}
-    if url not in _clouds:
-        try:
-            from azure.ai.ml._azure_environments import EndpointURLS, _get_clouds_by_metadata_url
-        except ImportError:  # the SDK moved its helpers: let it read the metadata itself
-            return {}
-        found: dict[str, Any] = {}
-        for name, endpoints in _get_clouds_by_metadata_url(url).items():
-            # The SDK's own choice: the cloud whose resource manager the metadata URL is under.
-            if str(endpoints.get(EndpointURLS.RESOURCE_MANAGER_ENDPOINT, "\0")) in url:
-                found = {"cloud": name, "cloud_metadata": endpoints}
-                break
-        _clouds[url] = found
-    return _clouds[url]
+    try:
+        from azure.ai.ml._azure_environments import EndpointURLS, _environments, _get_clouds_by_metadata_url
+    except ImportError:  # the SDK moved its helpers: let it read the metadata itself
+        return {}
+    if os.environ.get(CURRENT_CLOUD_VARIABLE) in _environments:
+        return {}
+    for name, endpoints in _get_clouds_by_metadata_url(url).items():
+        if str(endpoints.get(EndpointURLS.RESOURCE_MANAGER_ENDPOINT, "\0")) in url:
+            return {"cloud": name, "cloud_metadata": endpoints}
+    return {}
 
 
 def _content(entity: Any) -> EnvironmentContent:

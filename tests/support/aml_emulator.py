@@ -82,6 +82,8 @@ class EmulatorState:
     # (name, version, tags before, tags after) for every accepted PUT on an existing version
     updates: list[tuple[str, str, Any, Any]] = field(default_factory=list)
     page_size: int = 2
+    in_flight: int = 0  # requests being answered now, and the most at once (proves concurrent clients)
+    peak_in_flight: int = 0
 
 
 class AmlEmulator:
@@ -275,8 +277,19 @@ class _Handler(BaseHTTPRequestHandler):
         if host.endswith(f".blob.{STORAGE_SUFFIX}"):
             self._blob(method, url.path, query, raw)
             return
+        with emulator.lock:
+            emulator.state.in_flight += 1
+            emulator.state.peak_in_flight = max(emulator.state.peak_in_flight, emulator.state.in_flight)
+        try:
+            self._answer(method, url.path, query, raw)
+        finally:
+            with emulator.lock:
+                emulator.state.in_flight -= 1
+
+    def _answer(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
+        emulator = self.emulator
         body = json.loads(raw or b"null") if raw else None
-        fault = emulator.take_fault(method, url.path)
+        fault = emulator.take_fault(method, path)
         if fault and fault.kind == "slow":
             time.sleep(fault.seconds)
         elif fault and fault.kind == "drop":
@@ -287,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(int(fault.kind), {"error": {"code": "Injected", "message": f"injected {fault.kind}"}},
                         headers)
             return
-        status, payload = self._handle(method, url.path, query, body)
+        status, payload = self._handle(method, path, query, body)
         if fault and fault.kind == "drop-after":
             self._drop()
             return

@@ -45,6 +45,19 @@ def locked_repo(repo: RepoBuilder, names: list[str]) -> RepoBuilder:
     return repo
 
 
+def locked_copies(repo: RepoBuilder, names: list[str]) -> RepoBuilder:
+    """The first environment locked, the others copies of it under their own names (one solve)."""
+    import shutil
+
+    locked_repo(repo, names[:1])
+    seed = repo.root / "environments" / names[0]
+    for name in names[1:]:
+        target = repo.root / "environments" / name
+        shutil.copytree(seed, target)
+        (target / "env.yml").write_text((seed / "env.yml").read_text().replace(names[0], name))
+    return repo
+
+
 def run_cli(repo_root: Path, *args: str, env: dict[str, str] | None = None,
             timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """envlock as a separate process, the way CD systems run it."""
