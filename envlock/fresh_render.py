@@ -4,10 +4,12 @@ pin, preflight): a missing, hand-edited or stale lock is refused, never rendered
 from __future__ import annotations
 
 from envlock.errors import DeclarationError, EnvlockError
-from envlock.lockfile import LockHeader, read_checked_lock
+from envlock.fsutil import safe_path
+from envlock.lockfile import LockHeader, read_checked_lock, read_header
 from envlock.render import RenderedEnvironment, render_environment
 from envlock.repo import Repo
-from envlock.settings import load_settings
+from envlock.settings import Settings, load_settings
+from envlock.sources import declared_as_locked
 from envlock.spec import load_environment
 
 
@@ -35,3 +37,23 @@ def rendered_for(repo: Repo, names: list[str]) -> list[RenderedEnvironment]:
             raise EnvlockError(f"{name}: the lock is stale; run envlock lock {name}")
         result.append(render_environment(spec, lock))
     return result
+
+
+def fresh_header(repo: Repo, name: str, settings: Settings) -> LockHeader:
+    """The header of an environment's current lock, refused as rendered_for refuses it (missing,
+    edited, stale) without parsing the lock; the declaration is parsed only when its files are not
+    byte for byte what the lock recorded (envlock.sources)."""
+    folder = repo.environments_dir / name
+    safe_path(repo.root, folder)  # a declaration linked in from outside is refused, not followed
+    header = read_header(folder)
+    if declared_as_locked(header, settings, name, folder):
+        assert header is not None
+        return header
+    spec = load_environment(repo, name, settings)  # an invalid declaration says so first
+    if header is None:
+        raise EnvlockError(f"{name}: the lock is missing; run envlock lock {name}")
+    if not header.is_untouched:
+        raise edited_lock_error(repo, name, header)
+    if not header.is_fresh_for(spec.inputs_sha256()):
+        raise EnvlockError(f"{name}: the lock is stale; run envlock lock {name}")
+    return header

@@ -52,6 +52,7 @@ def render_image_lock(lock: Lock, inventory: ImageInventory, header: list[str],
         "image-digest": inventory.image_digest,
         "manifest-digest": inventory.manifest_digest,
         "environment-prefix": inventory.environment_prefix or "",
+        **({"render-sha256": lock.render_sha256} if lock.render_sha256 else {}),
     }
     digest = image_lock_sha256(fields, body)
     metadata = {f"{META_PREFIX}{key}": value for key, value in {**fields, "lock-sha256": digest}.items()}
@@ -63,7 +64,7 @@ def image_lock_header(path: Path) -> LockHeader:
     metadata, body = _split(path.read_text(encoding="utf-8"))
     actual = image_lock_sha256(metadata, body)
     return LockHeader((path,), metadata.get("inputs-sha256"), metadata.get("lock-sha256"), actual,
-                      metadata.get("image"))
+                      metadata.get("image"), render_sha256=metadata.get("render-sha256"))
 
 
 def image_lock_from_text(name: str, text: str) -> Lock:
@@ -76,7 +77,7 @@ def image_lock_from_text(name: str, text: str) -> Lock:
     return Lock(name=name, kind=Kind.IMAGE, image=metadata.get("image", ""), platforms=(IMAGE_PLATFORM,), channels=(),
                 packages=locked_packages(inventory), inputs_sha256=metadata.get("inputs-sha256", ""),
                 resolvers=(), lock_sha256=metadata.get("lock-sha256", ""), image_digest=inventory.image_digest,
-                inventory=inventory)
+                inventory=inventory, render_sha256=metadata.get("render-sha256"))
 
 
 def locked_packages(inventory: ImageInventory) -> tuple[LockedPackage, ...]:

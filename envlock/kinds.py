@@ -73,6 +73,35 @@ def same_content(first: EnvironmentContent, second: EnvironmentContent) -> bool:
     return first == second
 
 
+def canonical_content(content: EnvironmentContent) -> str | None:
+    """Every content field as canonical JSON, the conda file as YAML data: equal text exactly when
+    same_content holds (or stricter). Fields are read from the kind's dataclass, so a field a kind
+    gains is covered without a change here. None for a build context a service keeps only as an
+    uploaded blob (its files are not readable) and for a conda file that is not YAML."""
+    import dataclasses
+    import json
+
+    import yaml
+
+    if isinstance(content, BuildContext) and not content.files:
+        return None
+    fields: dict[str, object] = {"kind": content.kind.value}
+    for field_ in dataclasses.fields(content):
+        if field_.compare:
+            fields[field_.name] = getattr(content, field_.name)
+    if isinstance(content, ImageWithConda):
+        try:
+            fields["conda_file"] = yaml.load(content.conda_file, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError:
+            return None
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_typed)
+
+
+def _typed(value: object) -> dict[str, str]:
+    """A YAML value JSON has no type for (a date, a timestamp): kept apart from a string that reads alike."""
+    return {f"!{type(value).__name__}": str(value)}
+
+
 def named_image(content: EnvironmentContent) -> str | None:
     """The image a version names directly (a build context names its images in FROM lines)."""
     return None if isinstance(content, BuildContext) else content.image

@@ -103,6 +103,7 @@ class Lock:
     image_digest: str | None = None  # what the image reference named when the lock was made
     inventory: ImageInventory | None = None  # image only: what the image holds
     sources_sha256: str | None = None  # the declaration's files when locked (envlock.sources)
+    render_sha256: str | None = None  # what the lock renders to for AML (trust.render_sha256), for register
 
     def for_platform(self, platform: str) -> list[LockedPackage]:
         return [p for p in self.packages if p.platform == platform]
@@ -125,6 +126,7 @@ class LockHeader:
     image: str | None
     base_python: str | None = None
     sources_sha256: str | None = None  # see envlock.sources: lets check skip parsing the declaration
+    render_sha256: str | None = None  # see trust.render_sha256: lets register skip parsing and rendering
 
     @property
     def is_untouched(self) -> bool:
@@ -265,6 +267,8 @@ def _render_conda_lock(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str]]
         custom[f"{META_PREFIX}image-digest"] = lock.image_digest
     if lock.sources_sha256:
         custom[f"{META_PREFIX}sources-sha256"] = lock.sources_sha256
+    if lock.render_sha256:
+        custom[f"{META_PREFIX}render-sha256"] = lock.render_sha256
     header = _header_lines(lock, f"To install locally: conda-lock install -n {lock.name} {CONDA_LOCK_FILE}")
     document = {"version": 1, "metadata": conda_lock_metadata(lock, custom), "package": conda_lock_packages(lock)}
     text = "\n".join(header) + "\n" + _dump(document)
@@ -342,6 +346,7 @@ def _render_requirements(lock: Lock, folder: Path) -> tuple[Lock, dict[Path, str
             f"# envlock-image: {lock.image}",
             *([f"# envlock-base-python: {lock.base_python}"] if lock.base_python else []),
             *([f"# envlock-image-digest: {lock.image_digest}"] if lock.image_digest else []),
+            *([f"# envlock-render-sha256: {lock.render_sha256}"] if lock.render_sha256 else []),
             "",
         ]
         files.append((folder / name, "\n".join(header) + "\n" + bodies[platform]))
@@ -401,7 +406,8 @@ def _conda_header(path: Path) -> LockHeader:
     end = data.find(_PACKAGE_SECTION_BYTES)
     custom = _custom_values(data[:end if end >= 0 else len(data)].decode("ascii"))
     return LockHeader((path,), custom.get("inputs-sha256"), match.group(1).decode() if match else None,
-                      digest.hexdigest(), custom.get("image"), sources_sha256=custom.get("sources-sha256"))
+                      digest.hexdigest(), custom.get("image"), sources_sha256=custom.get("sources-sha256"),
+                      render_sha256=custom.get("render-sha256"))
 
 
 def _header_from_texts(files: list[Path], texts: list[str]) -> LockHeader:
@@ -412,12 +418,13 @@ def _header_from_texts(files: list[Path], texts: list[str]) -> LockHeader:
         head = texts[0].partition(PACKAGE_SECTION)[0]
         custom = {match[1]: _yaml_scalar(match[2]) for match in _CUSTOM_META.finditer(head)}
         return LockHeader(tuple(files), custom.get("inputs-sha256"), recorded, actual, custom.get("image"),
-                          sources_sha256=custom.get("sources-sha256"))
+                          sources_sha256=custom.get("sources-sha256"), render_sha256=custom.get("render-sha256"))
     metas = [_split_requirements(text)[0] for text in texts]
     first = metas[0]
     consistent = all(m.get("inputs-sha256") == first.get("inputs-sha256") for m in metas)
     return LockHeader(tuple(files), first.get("inputs-sha256") if consistent else None,
-                      recorded, actual, first.get("image"), first.get("base-python"))
+                      recorded, actual, first.get("image"), first.get("base-python"),
+                      render_sha256=first.get("render-sha256"))
 
 
 def package_counts(header: LockHeader) -> tuple[int, int]:
@@ -448,7 +455,7 @@ def _hash_line(data: bytes) -> re.Match[bytes] | None:
 def _custom_values(head: str) -> dict[str, str]:
     """What _CUSTOM_META finds in a conda-lock header, each key found by its text."""
     values = {}
-    for key in ("inputs-sha256", "image", "sources-sha256"):
+    for key in ("inputs-sha256", "image", "sources-sha256", "render-sha256"):
         start = head.find(f"envlock.{key}:")
         if start < 0:
             continue
@@ -460,7 +467,8 @@ def _custom_values(head: str) -> dict[str, str]:
 
 
 _PACKAGE_SECTION_BYTES = PACKAGE_SECTION.encode()
-_CUSTOM_META = re.compile(r"^ {2,}envlock\.(inputs-sha256|image|sources-sha256): *(.*?) *$", re.MULTILINE)
+_CUSTOM_META = re.compile(r"^ {2,}envlock\.(inputs-sha256|image|sources-sha256|render-sha256): *(.*?) *$",
+                          re.MULTILINE)
 
 
 def _yaml_scalar(text: str) -> str:
@@ -601,6 +609,7 @@ def _conda_lock_from_text(name: str, text: str, source: Path | str = CONDA_LOCK_
         resolvers=resolvers,  # type: ignore[arg-type]
         sources=tuple(meta.get("sources") or ()), lock_sha256=str(custom.get("envlock.lock-sha256", "")),
         image_digest=custom.get("envlock.image-digest"), sources_sha256=custom.get("envlock.sources-sha256"),
+        render_sha256=custom.get("envlock.render-sha256"),
     )
 
 
@@ -634,4 +643,4 @@ def _requirements_from_texts(name: str, texts: list[str]) -> Lock:
                 packages=tuple(packages), inputs_sha256=meta.get("inputs-sha256", ""),
                 resolvers=(), python=None if python_part == IMAGE_ONLY else python_part.removeprefix("python "),
                 lock_sha256=meta.get("lock-sha256", ""), base_python=meta.get("base-python"),
-                image_digest=meta.get("image-digest"))
+                image_digest=meta.get("image-digest"), render_sha256=meta.get("render-sha256"))

@@ -29,6 +29,7 @@ from envlock.repo import Repo
 from envlock.settings import Settings, load_settings
 from envlock.sources import declared_as_locked
 from envlock.spec import EnvironmentSpec, load_environment, requirement_name
+from envlock.trust import render_sha256
 
 # Locking waits mostly on the network (repodata, PyPI) and on subprocesses, not on this
 # process's CPU: more environments in flight than cores.
@@ -188,6 +189,8 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
         started = time.perf_counter()
         try:
             lock = lock_environment(LockRequest(spec, settings, previous, frozenset(wanted), upgrade_all))
+            # What it renders to for AML, recorded so register decides "unchanged" from the header.
+            lock = replace(lock, render_sha256=render_sha256(spec, lock))
             lock, files = render_lock_files(lock, spec.folder)
             if write:
                 _write_lock(repo.root, spec.folder, files)

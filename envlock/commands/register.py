@@ -3,7 +3,9 @@
 The lock hash names the content: a version already carrying it is reused; otherwise the next
 integer version is created, never overwritten, and read back to prove what the registry holds.
 The newest version is read first (one request whatever the history): a repository registered
-before is usually unchanged. Only a change reads every version (AML cannot filter them by tag).
+before is usually unchanged, which the lock's header decides (its hash and the digest of its
+render, compared with the stored content) without parsing or rendering the lock. Only a change
+reads every version (AML cannot filter them by tag).
 Several environments are registered at once; results come in the order asked.
 """
 
@@ -17,7 +19,7 @@ from functools import partial
 
 from envlock import __version__
 from envlock.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_UNREACHABLE, EnvlockError, MissingExtra
-from envlock.fresh_render import rendered_for
+from envlock.fresh_render import fresh_header, rendered_for
 from envlock.gitinfo import commits_for
 from envlock.kinds import ImageOnly
 from envlock.lockfile import read_lock
@@ -29,7 +31,8 @@ from envlock.registries import EnvironmentVersion, Registry, RegistryError, Vers
 from envlock.render import GIT_TAG, LOCK_TAG, VERSION_TAG, RenderedEnvironment
 from envlock.repo import Repo
 from envlock.sbom import SBOM_TAG, registered_sbom_sha256
-from envlock.trust import matches, rendered_content
+from envlock.settings import load_settings
+from envlock.trust import holds_recorded_render, matches, rendered_content
 
 MAX_ATTEMPTS = 8
 
@@ -153,11 +156,19 @@ def run_register(repo: Repo, names: list[str], registry: Registry, *, dry_run: b
         if registry.url.startswith("azureml://registries/") else None
     progress = Progress(len(names), enabled=show_progress)
 
+    settings = load_settings(repo.root)
+
     def register(name: str) -> tuple[Registration, float]:
         started = time.perf_counter()
         try:
-            [environment] = rendered_for(repo, [name])
+            header = fresh_header(repo, name, settings)
             latest = registry.latest_version(name)
+            if latest is not None and not latest.archived and holds_recorded_render(latest, header):
+                # Unchanged, decided from the header: the lock is neither parsed nor rendered.
+                reference = format_reference(name, latest.version, registry=registry_name)
+                registration = Registration(name, latest.version, latest.lock_sha256 or "", "unchanged", reference)
+                return registration, time.perf_counter() - started
+            [environment] = rendered_for(repo, [name])
             registration = register_one(registry, draft_version(environment, commits[name]), dry_run=dry_run,
                                         registry_name=registry_name, latest=latest,
                                         creation_tags=partial(_sbom_tag, repo, name), restore=restore)
