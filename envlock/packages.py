@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from envlock.image_inventory import ImageInventory
 
 Key = tuple[str, str]  # (manager, name)
+RUNTIME_MANAGER = "aml"  # the manager column of a change to os_type or an inference route
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class PackageSet:
     packages: dict[Key, tuple[str, str | None]]  # -> (version, build)
     has_conda: bool = True  # False where conda packages cannot be known (a plain venv, pip freeze)
     python: str | None = None  # the interpreter's version, where it is known
+    # How AML runs it (os_type, each inference route), where the source says: a registered
+    # version or a current declaration; a lock alone does not hold it.
+    runtime: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,12 @@ def compare(before: PackageSet, after: PackageSet) -> list[Change]:
             continue  # same version where one side does not know builds
         change = "added" if old is None else "removed" if new is None else "changed"
         changes.append(Change(key[0], key[1], change, _show(old), _show(new)))
+    if before.runtime is not None and after.runtime is not None:
+        for field in sorted(set(before.runtime) | set(after.runtime)):
+            was, now = before.runtime.get(field), after.runtime.get(field)
+            if was != now:
+                change = "added" if was is None else "removed" if now is None else "changed"
+                changes.append(Change(RUNTIME_MANAGER, field, change, was, now))
     return changes
 
 

@@ -12,7 +12,8 @@ from envlock.errors import EnvlockError
 from envlock.hashing import sha256_text
 from envlock.kinds import DOCKERFILE, BuildContext, EnvironmentContent, ImageOnly, ImageWithConda, Kind
 from envlock.lockfile import Lock, pip_requirement_lines
-from envlock.spec import EnvironmentSpec
+from envlock.runtime import Runtime
+from envlock.spec import DeclaredVersion, EnvironmentSpec
 from envlock.yamlio import dump_yaml
 
 AML_PLATFORM = "linux-64"
@@ -35,6 +36,8 @@ class RenderedEnvironment:
     files: tuple[tuple[str, str], ...]  # what build/<name>/ holds: file name -> text, env.yml among them
     description: str | None
     tags: tuple[tuple[str, str], ...]
+    runtime: Runtime = Runtime()  # os_type and inference_config: content too
+    declared_version: DeclaredVersion | None = None  # register creates exactly this version
 
     def file_hashes(self) -> dict[str, str]:
         return {name: sha256_text(text) for name, text in self.files}
@@ -50,6 +53,8 @@ def render_environment(spec: EnvironmentSpec, lock: Lock) -> RenderedEnvironment
     header = (f"# Rendered by envlock {__version__} from environments/{spec.name} for {AML_PLATFORM}."
               f" DO NOT EDIT.\n# lock sha256: {lock.lock_sha256}\n")
     env_yml: dict[str, object] = {"$schema": ENV_SCHEMA, "name": spec.name}
+    if spec.version is not None:
+        env_yml["version"] = spec.version.value  # az ml environment create --file registers exactly this
     if spec.description:
         env_yml["description"] = spec.description
     env_yml["tags"] = dict(sorted(tags.items()))
@@ -83,9 +88,11 @@ def render_environment(spec: EnvironmentSpec, lock: Lock) -> RenderedEnvironment
             # The context in its own folder: what AML uploads is the context, not env.yml beside it.
             env_yml["build"] = {"path": CONTEXT_DIR, "dockerfile_path": content.dockerfile_path}
             files = {f"{CONTEXT_DIR}/{path}": text for path, text in content.files}
+    env_yml.update(spec.runtime.yaml_fields())
     files["env.yml"] = header + dump_yaml(env_yml)
     return RenderedEnvironment(spec.name, lock.lock_sha256, lock.inputs_sha256, content,
-                               tuple(sorted(files.items())), spec.description, tuple(sorted(tags.items())))
+                               tuple(sorted(files.items())), spec.description, tuple(sorted(tags.items())),
+                               spec.runtime, spec.version)
 
 
 def render_conda_file(name: str, lock: Lock) -> str:

@@ -16,6 +16,7 @@ from envlock.fsutil import real_root, safe_path
 from envlock.hashing import sha256_json
 from envlock.kinds import Kind
 from envlock.repo import ENV_FILE, Repo, declaration_file
+from envlock.runtime import ROUTE_KEYS, ROUTES, InferenceConfig, Route, Runtime, canonical_os_type
 from envlock.secrets import has_credentials, is_local_url, mask
 from envlock.settings import EnvironmentSettings, Settings, load_settings
 from envlock.yamlio import declaration_error, load_yaml, read_text, reject_unknown_keys
@@ -38,6 +39,8 @@ AML_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,254}$")
 TEMPLATED = re.compile(r"\{\{.*?\}\}")
 SPEC_NAME = re.compile(r"^\s*([A-Za-z0-9_.\-]+(?:\[[^\]]*\])?)")
 GIT_COMMIT = re.compile(r"@[0-9a-f]{40}(#.*)?$")
+# AML versions are free strings; envlock's references (azureml:name:version) need no ':', '@' or '/'.
+AML_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,127}$")
 # A bare URL (pip accepts it without "name @"), e.g. git+https://host/repo.git@<sha>.
 URL_REQUIREMENT = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 INDEX_OPTIONS = ("--index-url", "-i", "--extra-index-url", "--find-links", "-f", "--trusted-host")
@@ -58,6 +61,18 @@ class PolicyProblem:
 
 
 @dataclass(frozen=True)
+class DeclaredVersion:
+    """`version:` of a declaration: register creates exactly this version (never another number)."""
+
+    value: str
+    path: Path
+    line: int | None
+
+    def error(self, problem: str, fix: str) -> DeclarationError:
+        return DeclarationError(self.path, problem, field="version", line=self.line, fix=fix)
+
+
+@dataclass(frozen=True)
 class EnvironmentSpec:
     name: str
     kind: Kind  # what AML receives; a pip-only declaration renders as a build context
@@ -73,6 +88,8 @@ class EnvironmentSpec:
     policy_problems: tuple[PolicyProblem, ...] = field(default=())
     context: ContextDeclaration | None = None  # a declared build context (env.yml build:)
     declaration: Path | None = None  # the AML environment YAML, when not env.yml
+    runtime: Runtime = Runtime()  # os_type and inference_config, kept through render and register
+    version: DeclaredVersion | None = None
 
     @property
     def env_file(self) -> Path:
@@ -84,17 +101,25 @@ class EnvironmentSpec:
 
     def inputs(self) -> dict[str, Any]:
         """Everything that changes the lock's content; its hash decides staleness offline."""
+        inputs: dict[str, Any]
         if self.context is not None:
-            return {"format": LOCK_FORMAT, "context": self.context.sha256,
-                    "dockerfile": self.context.dockerfile_path, "settings": self.settings.solve_inputs()}
-        return {
-            "format": LOCK_FORMAT,
-            "image": self.image,
-            "channels": list(self.channels),
-            "conda": list(self.conda_dependencies),
-            "pip": list(self.pip_dependencies),
-            "settings": self.settings.solve_inputs(),
-        }
+            inputs = {"format": LOCK_FORMAT, "context": self.context.sha256,
+                      "dockerfile": self.context.dockerfile_path, "settings": self.settings.solve_inputs()}
+        else:
+            inputs = {
+                "format": LOCK_FORMAT,
+                "image": self.image,
+                "channels": list(self.channels),
+                "conda": list(self.conda_dependencies),
+                "pip": list(self.pip_dependencies),
+                "settings": self.settings.solve_inputs(),
+            }
+        # Only when declared, so locks made before these fields were read stay fresh. They name the
+        # lock (its hash is the version's identity): a changed route is a new lock, so a new version.
+        inputs.update(self.runtime.declared())
+        if self.version is not None:
+            inputs["version"] = self.version.value
+        return inputs
 
     def inputs_sha256(self) -> str:
         return sha256_json(self.inputs())
@@ -122,6 +147,18 @@ def _load_declaration(repo: Repo, name: str, folder: Path, env_path: Path, setti
     if env_name != name:
         raise declaration_error(env_path, ["name"], f"name '{env_name}' differs from its folder '{name}'",
                                 f"set name: {name}, or rename the folder to environments/{env_name}")
+    runtime, version = _runtime(env_path, data), _declared_version(env_path, data)
+    spec = _content_spec(repo, name, folder, env_path, data, settings)
+    if runtime.os_type == "Windows" and spec.kind is not Kind.IMAGE:
+        # What envlock renders (a linux-64 conda file, a Dockerfile with Linux commands) runs on Linux.
+        raise declaration_error(env_path, ["os_type"], f"os_type windows with a {spec.kind.label} environment: "
+                                "envlock renders conda files and build contexts for linux-64",
+                                "remove os_type (AML's default is linux), or declare a Windows image: alone")
+    return replace(spec, runtime=runtime, version=version)
+
+
+def _content_spec(repo: Repo, name: str, folder: Path, env_path: Path, data: dict[str, Any],
+                  settings: Settings) -> EnvironmentSpec:
     if "build" in data:
         return _build_context_spec(repo, env_path, name, data, settings.for_environment(name, folder))
     image = _required_string(env_path, data, "image",
@@ -362,6 +399,65 @@ def _pip_requirement(path: Path, where: list[str | int] | int, value: Any,
 def requirement_name(spec: str) -> str:
     spec = spec.split("::")[-1]
     return re.split(r"[\s=<>!~\[]", spec, maxsplit=1)[0].lower()
+
+
+def _runtime(path: Path, data: dict[str, Any]) -> Runtime:
+    os_type = None
+    if "os_type" in data:
+        os_type = canonical_os_type(data["os_type"])
+        if os_type is None:
+            raise declaration_error(path, ["os_type"], f"os_type {data['os_type']!r} is not an operating "
+                                    "system AML builds for", "write os_type: linux or os_type: windows (any case)")
+    inference = _inference_config(path, data["inference_config"]) if "inference_config" in data else None
+    return Runtime(os_type, inference)
+
+
+def _inference_config(path: Path, value: Any) -> InferenceConfig:
+    """AML's InferenceConfigSchema: all three routes, each an integer port and a path."""
+    example = "{port: 8080, path: /score}"
+    if not isinstance(value, dict):
+        raise declaration_error(path, ["inference_config"], "inference_config must be a mapping of routes",
+                                f"write liveness_route:, readiness_route: and scoring_route:, each {example}")
+    reject_unknown_keys(path, ["inference_config"], value, ROUTES, "inference_config routes")
+    routes = []
+    for name in ROUTES:
+        key_path: list[str | int] = ["inference_config", name]
+        route = value.get(name)
+        if not isinstance(route, dict):
+            problem = f"inference_config has no {name}" if route is None else f"{name} must be a mapping"
+            raise declaration_error(path, key_path, problem, f"AML needs all three routes: write {name}: {example}",
+                                    field=f"inference_config.{name}")
+        reject_unknown_keys(path, key_path, route, ROUTE_KEYS, "route keys")
+        port = route.get("port")
+        if isinstance(port, str) and port.strip().isdigit():
+            port = int(port)  # AML's schema reads "8080" as 8080
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            raise declaration_error(path, [*key_path, "port"], f"{name} port {port!r} is not a TCP port",
+                                    "write port: 8080 (a number from 1 to 65535)",
+                                    field=f"inference_config.{name}.port")
+        route_path = route.get("path")
+        if not isinstance(route_path, str) or not route_path.startswith("/") or any(c.isspace() for c in route_path):
+            raise declaration_error(path, [*key_path, "path"], f"{name} path {route_path!r} is not an HTTP path",
+                                    "write path: /score (starting with '/', no spaces)",
+                                    field=f"inference_config.{name}.path")
+        routes.append(Route(port, route_path))
+    return InferenceConfig(*routes)
+
+
+def _declared_version(path: Path, data: dict[str, Any]) -> DeclaredVersion | None:
+    from envlock.yamlio import line_of
+
+    if "version" not in data:
+        return None
+    value = data["version"]
+    if isinstance(value, float):
+        raise declaration_error(path, ["version"], f"version is the number {value!r} to YAML, not the text "
+                                "written (1.10 would become 1.1)", "quote it as written, e.g. version: '1.10'")
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not AML_VERSION.match(str(value).strip()):
+        raise declaration_error(path, ["version"], f"version {value!r} is not an AML version",
+                                "write version: 1 (or a string of letters, digits, '.', '-', '_'), or remove "
+                                "it to let envlock number versions")
+    return DeclaredVersion(str(value).strip(), path, line_of(path, ["version"]))
 
 
 def _required_string(path: Path, data: dict[str, Any], key: str, fix: str) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from envlock.errors import EnvlockError
-from envlock.hashing import sha256_text
+from envlock.hashing import canonical_json, sha256_text
 from envlock.kinds import BuildContext, canonical_content
 from envlock.lockfile import Lock, LockHeader
 from envlock.registries import EnvironmentVersion
 from envlock.render import RenderedEnvironment, render_environment
+from envlock.runtime import Runtime
 from envlock.spec import EnvironmentSpec
 
 # What a render digest has in place of the lock hash: a lock records the digest of its own render,
@@ -24,7 +25,7 @@ LOCK_HASH_STAND_IN = "envlock-lock-sha256-stand-in"
 def rendered_content(rendered: RenderedEnvironment) -> EnvironmentVersion:
     """What a registry holds for this render: its content (image, conda file or build context), description, tags."""
     return EnvironmentVersion(name=rendered.name, version="", content=rendered.content,
-                              description=rendered.description, tags=dict(rendered.tags))
+                              description=rendered.description, tags=dict(rendered.tags), runtime=rendered.runtime)
 
 
 def content_readable(stored: EnvironmentVersion) -> bool:
@@ -70,7 +71,7 @@ def render_sha256(spec: EnvironmentSpec, lock: Lock) -> str | None:
     except EnvlockError:
         return None
     canonical = canonical_content(rendered.content)
-    return sha256_text(canonical) if canonical is not None else None
+    return sha256_text(_with_runtime(canonical, rendered.runtime)) if canonical is not None else None
 
 
 def stored_render_sha256(stored: EnvironmentVersion) -> str | None:
@@ -81,4 +82,14 @@ def stored_render_sha256(stored: EnvironmentVersion) -> str | None:
     canonical = canonical_content(stored.content)
     if canonical is None or not stored.lock_sha256 or LOCK_HASH_STAND_IN in canonical:
         return None
-    return sha256_text(canonical.replace(stored.lock_sha256, LOCK_HASH_STAND_IN))
+    return sha256_text(_with_runtime(canonical.replace(stored.lock_sha256, LOCK_HASH_STAND_IN), stored.runtime))
+
+
+def _with_runtime(canonical: str, runtime: Runtime) -> str:
+    """os_type and inference routes are content too (same_content compares them); AML's defaults
+    add nothing, so digests of versions without them are as before."""
+    if runtime.same_as(Runtime()):
+        return canonical
+    described = {"os_type": runtime.effective_os_type, "inference_config":
+                 runtime.inference_config.as_dict() if runtime.inference_config is not None else None}
+    return canonical + "\n" + canonical_json(described)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from envlock.errors import EnvlockError, UsageError
+from envlock.errors import DeclarationError, EnvlockError, UsageError
 from envlock.installed import probe
 from envlock.kinds import ImageOnly
 from envlock.lock_history import lock_at_revision
@@ -14,6 +15,7 @@ from envlock.refs import parse_reference
 from envlock.registries import Registry
 from envlock.repo import Repo
 from envlock.settings import load_settings
+from envlock.spec import load_environment
 from envlock.yamlio import MAX_LOCK_BYTES, read_text
 
 IMAGE_SOURCE = "image:"
@@ -48,8 +50,10 @@ def load_source(repo: Repo, source: str, platform: str, registry_opener: object)
         if stored is None:
             raise EnvlockError(f"{source} is not registered in {registry.url}")
         if isinstance(stored.content, ImageOnly):
-            return image_packages(repo, stored.content.image, source)  # image only: what the image holds
-        return from_content(stored.content, source)
+            packages = image_packages(repo, stored.content.image, source)  # image only: what the image holds
+        else:
+            packages = from_content(stored.content, source)
+        return replace(packages, runtime=stored.runtime.described())
     if "@" in source:
         name, revision = source.split("@", 1)
         return from_lock(lock_at_revision(repo, name, revision), platform, source)
@@ -57,7 +61,11 @@ def load_source(repo: Repo, source: str, platform: str, registry_opener: object)
         current = read_lock(source, repo.environments_dir / source, validate=True)
         if current is None:
             raise EnvlockError(f"{source} has no lock; run envlock lock {source}")
-        return from_lock(current, platform, source)
+        try:
+            runtime: dict[str, str] | None = load_environment(repo, source).runtime.described()
+        except DeclarationError:
+            runtime = None  # the lock's packages are still worth comparing
+        return replace(from_lock(current, platform, source), runtime=runtime)
     raise UsageError(f"cannot read '{source}': give a lock file, NAME, NAME@REV, azureml:NAME:VERSION, "
                      "installed, a prefix path, image:REF or curated:NAME[:VERSION]")
 

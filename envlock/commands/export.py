@@ -69,6 +69,7 @@ def run_export(repo: Repo, registry: Registry, reference: str, *, new_name: str 
         case BuildContext():
             raise EnvlockError(f"{ref.name}:{ref.version} is a build context envlock did not make; "
                                "envlock cannot declare it")
+    env_yml.update(stored.runtime.yaml_fields())  # a custom inference container keeps its routes
     files[folder / ENV_FILE] = dump_yaml(env_yml)
     files[folder / "envlock.yaml"] = dump_yaml(settings)
     atomic_write_many(files, root=repo.root)

@@ -32,6 +32,7 @@ from envlock.render import GIT_TAG, LOCK_TAG, VERSION_TAG, RenderedEnvironment
 from envlock.repo import Repo
 from envlock.sbom import SBOM_TAG, registered_sbom_sha256
 from envlock.settings import load_settings
+from envlock.spec import DeclaredVersion
 from envlock.trust import holds_recorded_render, matches, rendered_content
 
 MAX_ATTEMPTS = 8
@@ -83,11 +84,16 @@ def _by_number(version: EnvironmentVersion) -> tuple[bool, int]:
 def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool = False,
                  registry_name: str | None = None,
                  creation_tags: Callable[[], dict[str, str]] | None = None,
-                 restore: bool = False, latest: EnvironmentVersion | None = None) -> Registration:
+                 restore: bool = False, latest: EnvironmentVersion | None = None,
+                 declared: DeclaredVersion | None = None) -> Registration:
     """`creation_tags` is asked only when a version is created (the SBOM hash costs a build).
 
     `latest` (the newest version, already read): when it holds this lock and this content, it is
-    reused without listing the history."""
+    reused without listing the history.
+
+    With `declared` (the declaration's `version:`), only that version is considered: unchanged when
+    it holds this lock, created when it does not exist, refused (bad input) when it holds other content.
+    """
     lock_sha256 = draft.tags[LOCK_TAG]
 
     def result(version: str | None, status: str, error: str | None = None) -> Registration:
@@ -95,11 +101,13 @@ def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool
         return Registration(draft.name, version, lock_sha256, status, reference, error,
                             EXIT_FINDINGS if error else 0)
 
-    if latest is not None and not latest.archived and matches(latest, draft):
+    if latest is not None and not latest.archived and matches(latest, draft) \
+            and (declared is None or latest.version == declared.value):
         return result(latest.version, "unchanged")
     for _ in range(MAX_ATTEMPTS):
         versions = registry.list_versions(draft.name, archived_flag=True)
-        tagged = sorted((v for v in versions if v.lock_sha256 == lock_sha256), key=_by_number)
+        candidates = versions if declared is None else [v for v in versions if v.version == declared.value]
+        tagged = sorted((v for v in candidates if v.lock_sha256 == lock_sha256), key=_by_number)
         # Trust content, not tags: a tagged version whose content was edited is never reused.
         matching = [v for v in tagged if matches(v, draft)]
         edited = [v for v in tagged if not matches(v, draft)]
@@ -120,7 +128,12 @@ def register_one(registry: Registry, draft: EnvironmentVersion, *, dry_run: bool
                           "from the render of the current lock (edited by hand?); archive it "
                           f"(az ml environment archive --name {draft.name} --version {edited[0].version}), "
                           "then register again")
-        number = next_version(versions)
+        if declared is not None and candidates:
+            raise declared.error(f"{draft.name}:{declared.value} is already registered in {registry.url} with "
+                                 "other content than this lock renders to (versions are never overwritten)",
+                                 "bump version: to one not registered yet, or remove version: to let envlock "
+                                 "number versions")
+        number = next_version(versions) if declared is None else declared.value
         if dry_run:
             return result(number, "would create")
         if creation_tags is not None:
@@ -171,7 +184,8 @@ def run_register(repo: Repo, names: list[str], registry: Registry, *, dry_run: b
             [environment] = rendered_for(repo, [name])
             registration = register_one(registry, draft_version(environment, commits[name]), dry_run=dry_run,
                                         registry_name=registry_name, latest=latest,
-                                        creation_tags=partial(_sbom_tag, repo, name), restore=restore)
+                                        creation_tags=partial(_sbom_tag, repo, name), restore=restore,
+                                        declared=environment.declared_version)
         except EnvlockError as exc:
             registration = Registration(name, None, "", "failed", None, exc.message, exc.exit_code)
         return registration, time.perf_counter() - started

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from envlock.errors import EnvlockError, ServiceUnreachable, UsageError
 from envlock.kinds import EnvironmentContent, same_content
+from envlock.runtime import Runtime
 
 DEFAULT_REGISTRY_PATH = ".envlock/registry.db"
 REGISTRY_ENV_VAR = "ENVLOCK_REGISTRY"
@@ -43,14 +44,16 @@ class EnvironmentVersion:
     tags: dict[str, str] = field(default_factory=dict)
     created_at: str = ""
     archived: bool = False
+    runtime: Runtime = Runtime()  # os_type and inference_config: content as well
 
     @property
     def lock_sha256(self) -> str | None:
         return self.tags.get("envlock.lock-sha256")
 
     def same_content(self, other: EnvironmentVersion) -> bool:
-        """Equal content (image, conda file as YAML data, build context): what AML keeps immutable."""
-        return same_content(self.content, other.content)
+        """Equal content (image, conda file as YAML data, build context, os_type and inference
+        routes): what AML keeps immutable."""
+        return same_content(self.content, other.content) and self.runtime.same_as(other.runtime)
 
 
 class Registry(Protocol):

@@ -22,6 +22,7 @@ from envlock.extras import require_extra
 from envlock.httpget import network_limits
 from envlock.kinds import DOCKERFILE, BuildContext, EnvironmentContent, ImageOnly, ImageWithConda
 from envlock.registries import EnvironmentVersion, RegistryError, RegistryUnreachable, VersionExists, newest_first
+from envlock.runtime import InferenceConfig, Runtime, canonical_os_type
 
 WORKSPACE_URL = re.compile(
     r"^azureml://subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/workspaces/(?P<ws>[^/]+)/?$",
@@ -172,14 +173,16 @@ class AzureMLRegistry:
         from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
         content = draft.content
+        # os_type and inference_config as `az ml environment create --file` passes them: the SDK
+        # sends properties.osType and properties.inferenceConfig, which the service keeps immutable.
         match content:
             case ImageOnly(image=image):
                 entity = Environment(name=draft.name, version=draft.version, image=image,
-                                     description=draft.description, tags=dict(draft.tags))
+                                     description=draft.description, tags=dict(draft.tags), **draft.runtime.declared())
             case ImageWithConda(image=image, conda_file=conda_file):
                 entity = Environment(name=draft.name, version=draft.version, image=image,
                                      conda_file=yaml.safe_load(conda_file), description=draft.description,
-                                     tags=dict(draft.tags))
+                                     tags=dict(draft.tags), **draft.runtime.declared())
             case BuildContext():
                 return self._create_build_context(draft, content)
         with _translated_errors(self.url):
@@ -218,7 +221,8 @@ class AzureMLRegistry:
                 target.write_text(text, encoding="utf-8", newline="\n")
             entity = Environment(name=draft.name, version=draft.version, description=draft.description,
                                  tags=dict(draft.tags),
-                                 build=SdkBuildContext(path=str(folder), dockerfile_path=content.dockerfile_path))
+                                 build=SdkBuildContext(path=str(folder), dockerfile_path=content.dockerfile_path),
+                                 **draft.runtime.declared())
             with _translated_errors(self.url):
                 try:
                     created = self.client.environments.create_or_update(entity)
@@ -230,7 +234,8 @@ class AzureMLRegistry:
         location = stored.content.location if isinstance(stored.content, BuildContext) else None
         return EnvironmentVersion(stored.name, stored.version, BuildContext(content.files, content.dockerfile_path,
                                                                             location=location),
-                                  stored.description, stored.tags, stored.created_at, stored.archived)
+                                  stored.description, stored.tags, stored.created_at, stored.archived,
+                                  stored.runtime)
 
     def get_definition(self, name: str, version: str | None = None, label: str | None = None) -> Definition | None:
         """The full definition of one version (by number or label), or None when it does not exist."""
@@ -364,13 +369,20 @@ def _content(entity: Any) -> EnvironmentContent:
     return ImageOnly(str(entity.image))
 
 
+def _runtime(entity: Any) -> Runtime:
+    """What the service recorded: osType (Linux when none was sent) and inferenceConfig."""
+    os_type = getattr(entity, "os_type", None)
+    return Runtime(canonical_os_type(os_type) or (str(os_type) if os_type else None),
+                   InferenceConfig.from_stored(getattr(entity, "inference_config", None)))
+
+
 def _from_entity(entity: Any, archived: bool = False) -> EnvironmentVersion:
     created: Any = entity.creation_context.created_at if entity.creation_context else None
     return EnvironmentVersion(
         name=entity.name, version=str(entity.version), content=_content(entity),
         description=entity.description, tags={str(k): str(v) for k, v in (entity.tags or {}).items()},
         created_at=created.isoformat() if hasattr(created, "isoformat") else str(created or ""),
-        archived=archived,
+        archived=archived, runtime=_runtime(entity),
     )
 
 

@@ -16,8 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from envlock.errors import EXIT_BAD_INPUT, UsageError
+from envlock.hashing import canonical_json
 from envlock.kinds import DOCKERFILE, BuildContext, EnvironmentContent, ImageOnly, ImageWithConda, Kind
 from envlock.registries import EnvironmentVersion, RegistryError, RegistryUnreachable, VersionExists
+from envlock.runtime import InferenceConfig, Runtime
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS environment_versions (
@@ -32,6 +34,8 @@ CREATE TABLE IF NOT EXISTS environment_versions (
     archived    INTEGER NOT NULL DEFAULT 0 CHECK (archived IN (0, 1)),
     kind        TEXT,
     dockerfile_path TEXT,
+    os_type     TEXT,
+    inference_config TEXT,
     UNIQUE (name, version)
 );
 CREATE TRIGGER IF NOT EXISTS environment_content_is_immutable
@@ -48,9 +52,18 @@ END;
 """
 
 COLUMNS = ("name, version, image, conda_file, build_files, description, tags, created_at, archived, kind, "
-           "dockerfile_path")
-# Columns added after 0.1: a database made before gains them when it is opened.
-ADDED_COLUMNS = ("kind", "dockerfile_path")
+           "dockerfile_path, os_type, inference_config")
+# Columns added after 0.1: a database made before gains them when it is opened (NULL in old rows:
+# no os_type is AML's default, Linux; no inference_config is none).
+ADDED_COLUMNS = ("kind", "dockerfile_path", "os_type", "inference_config")
+# Created once the columns exist, so a database made before them is guarded the same way.
+RUNTIME_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS environment_runtime_is_immutable
+BEFORE UPDATE OF os_type, inference_config ON environment_versions
+BEGIN
+    SELECT RAISE(ABORT, 'environment version content is immutable');
+END;
+"""
 # How long a write waits for another process's transaction before giving up.
 BUSY_SECONDS = 30.0
 
@@ -172,10 +185,10 @@ class SqliteRegistry:
         try:
             with self._connection() as connection:
                 connection.execute(
-                    f"INSERT INTO environment_versions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                    f"INSERT INTO environment_versions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
                     (draft.name, draft.version, image, conda_file, json.dumps(build_files, sort_keys=True),
                      draft.description, json.dumps(draft.tags, sort_keys=True), created_at,
-                     draft.content.kind.value, dockerfile_path),
+                     draft.content.kind.value, dockerfile_path, *_runtime_columns(draft.runtime)),
                 )
         except sqlite3.IntegrityError:
             raise VersionExists(f"{draft.name}:{draft.version} already exists") from None
@@ -215,6 +228,12 @@ def _add_columns(connection: sqlite3.Connection) -> None:
             except sqlite3.OperationalError as exc:
                 if "duplicate column" not in str(exc):  # another process added it first
                     raise
+    connection.executescript(RUNTIME_TRIGGER)
+
+
+def _runtime_columns(runtime: Runtime) -> tuple[str | None, str | None]:
+    inference = runtime.inference_config
+    return runtime.os_type, canonical_json(inference.as_dict()) if inference is not None else None
 
 
 def _content_columns(content: EnvironmentContent) -> tuple[str | None, str | None, dict[str, str], str | None]:
@@ -243,7 +262,7 @@ def _content(kind: object, image: object, conda_file: object, build_files: objec
 
 def _from_row(row: tuple[object, ...]) -> EnvironmentVersion:
     (name, version, image, conda_file, build_files, description, tags, created_at, archived, kind,
-     dockerfile_path) = row
+     dockerfile_path, os_type, inference_config) = row
     tags = json.loads(str(tags))
     if not isinstance(tags, dict):
         raise ValueError("its tags are not a JSON object")
@@ -252,4 +271,6 @@ def _from_row(row: tuple[object, ...]) -> EnvironmentVersion:
         content=_content(kind, image, conda_file, build_files, dockerfile_path),
         description=description,  # type: ignore[arg-type]
         tags=tags, created_at=str(created_at), archived=bool(archived),
+        runtime=Runtime(None if os_type is None else str(os_type),
+                        InferenceConfig.from_stored(json.loads(str(inference_config)) if inference_config else None)),
     )

@@ -30,7 +30,9 @@ from tests.support.tls import make_certificates
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 RESOURCE_GROUP = "rg-envlock"
 WORKSPACE = "ws-envlock"
-IMMUTABLE = ("image", "condaFile", "build")
+# A version's content: a PUT that changes any of these on an existing version is refused (409).
+IMMUTABLE = ("image", "condaFile", "build", "osType", "inferenceConfig")
+OS_TYPES = ("Linux", "Windows")  # the REST enum; the service reads it case-insensitively
 ENVIRONMENTS_PATH = re.compile(
     r"^(?P<prefix>/mferp/managementfrontend)?/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
     r"Microsoft\.MachineLearningServices/(?P<kind>workspaces|registries)/(?P<scope>[^/]+)/environments"
@@ -484,6 +486,12 @@ class _Handler(BaseHTTPRequestHandler):
         if method != "PUT":
             return 405, _error("MethodNotAllowed", method)
         properties = dict((body or {}).get("properties") or {})
+        # The service records the OS it builds for: Linux unless the PUT names one (any case).
+        os_type = str(properties.get("osType") or "Linux")
+        canonical = next((known for known in OS_TYPES if known.lower() == os_type.lower()), None)
+        if canonical is None:
+            return 400, _error("UserError", f"osType '{os_type}' is not one of {', '.join(OS_TYPES)}")
+        properties["osType"] = canonical
         if existing is not None:
             if any(existing.properties.get(k) != properties.get(k) for k in IMMUTABLE):
                 return 409, _error(
