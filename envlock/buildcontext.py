@@ -13,6 +13,7 @@ from typing import Any
 
 from envlock.dockerfile import Dockerfile, InstalledFile, is_templated, parse_dockerfile
 from envlock.errors import DeclarationError
+from envlock.fsutil import resolve
 from envlock.hashing import sha256_json
 from envlock.kinds import DOCKERFILE
 from envlock.yamlio import declaration_error, reject_unknown_keys
@@ -53,7 +54,7 @@ def load_context(env_path: Path, repo_root: Path, build: Any) -> ContextDeclarat
         raise declaration_error(env_path, ["build", "dockerfile_path"],
                                 "build.dockerfile_path must name the Dockerfile inside the context",
                                 "write dockerfile_path: Dockerfile")
-    folder = (env_path.parent / path).resolve()
+    folder = resolve(env_path.parent / path)
     root = repo_root.resolve()
     if folder != root and root not in folder.parents:
         raise declaration_error(env_path, ["build", "path"], f"build.path '{path}' leaves the repository",
@@ -78,7 +79,7 @@ def load_context(env_path: Path, repo_root: Path, build: Any) -> ContextDeclarat
 def _context_files(env_path: Path, folder: Path, root: Path) -> tuple[tuple[str, str], ...]:
     files = []
     for path in sorted(folder.rglob("*")):
-        if path.is_symlink() and root not in path.resolve().parents:
+        if path.is_symlink() and root not in resolve(path).parents:
             raise DeclarationError(path, "a link in the build context points outside the repository",
                                    field="build.path", fix="replace the link with the file itself")
         if not path.is_file() or "__pycache__" in path.parts:

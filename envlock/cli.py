@@ -185,9 +185,11 @@ def check(ctx: click.Context, names: tuple[str, ...], strict: bool, as_json: boo
 
 def _paths(ctx: click.Context, paths: tuple[Path, ...]) -> list[Path]:
     """Paths as given, relative to -C DIR when there is one (like git -C)."""
+    from envlock.fsutil import resolve
+
     directory = _directory(ctx)
     base = Path(directory) if directory is not None else Path.cwd()
-    resolved = [(path if path.is_absolute() else base / path).resolve() for path in paths]
+    resolved = [resolve(path if path.is_absolute() else base / path) for path in paths]
     missing = [str(path) for path in resolved if not path.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")

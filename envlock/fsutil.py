@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from envlock.errors import UsageError
+from envlock.errors import DeclarationError, UsageError
 
 TEMP_SUFFIX = ".envlock-tmp"
 
@@ -36,6 +36,20 @@ class UnsafePathError(UsageError):
     """A write or delete would leave the repository (through a symlink or an outside path)."""
 
 
+class CannotWrite(UsageError):
+    """The file system refused a write (a folder in the file's place, no space, read-only, permissions)."""
+
+
+def resolve(path: Path) -> Path:
+    """`path.resolve()`, with a symlink loop (RuntimeError before Python 3.13, OSError after) named."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:
+        raise DeclarationError(path, f"cannot be followed: {getattr(exc, 'strerror', None) or exc}",
+                               fix="replace the link (a link that leads back to itself?) with the file it "
+                                   "should name") from None
+
+
 def _is_within(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
@@ -49,7 +63,7 @@ def _escaping_link(root: Path, path: Path) -> Path | None:
     current = root
     for part in relative.parts:
         current = current / part
-        if current.is_symlink() and not _is_within(current.resolve(), root):
+        if current.is_symlink() and not _is_within(resolve(current), root):
             return current
     return None
 
@@ -67,7 +81,7 @@ def safe_path(root: Path, path: Path) -> Path:
     """
     resolved_root = real_root(root)
     absolute = Path(os.path.abspath(path))
-    real = absolute.resolve()
+    real = resolve(absolute)
     if _is_within(real, resolved_root):
         return real
     unresolved_root = Path(os.path.abspath(root))
@@ -96,6 +110,7 @@ def atomic_write_many(files: Mapping[Path, str | bytes], *, root: Path | None) -
     targets = {path: (safe_path(root, path) if root is not None else Path(os.path.abspath(path)))
                for path in files}
     staged: list[tuple[str, Path]] = []
+    target = next(iter(targets.values()), Path())
     try:
         for path, text in files.items():
             target = targets[path]
@@ -111,10 +126,22 @@ def atomic_write_many(files: Mapping[Path, str | bytes], *, root: Path | None) -
                 os.fsync(handle.fileno())
         for temp, target in staged:
             os.replace(temp, target)
+    except OSError as exc:  # raised for the target being staged or renamed
+        raise CannotWrite(_write_problem(target, exc)) from None
     finally:
         for temp, _ in staged:
             if os.path.exists(temp):
                 os.unlink(temp)
+
+
+def _write_problem(target: Path, error: OSError) -> str:
+    reason = error.strerror or str(error)
+    if isinstance(error, IsADirectoryError) or target.is_dir():
+        return f"cannot write {target}: it is a folder\n  fix: move the folder away; envlock writes a file there"
+    fixes = {"No space left on device": "free disk space, then run this again",
+             "Read-only file system": "run envlock where the repository can be written",
+             "Permission denied": "check the permissions of the file and its folder"}
+    return f"cannot write {target}: {reason}\n  fix: {fixes.get(reason, 'check the file and its folder')}"
 
 
 def _mode_for(target: Path) -> int:

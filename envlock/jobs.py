@@ -207,7 +207,10 @@ class _Walker:
         text = str(value.value).strip()
         if text.startswith("azureml:") or "${{" in text:
             return
-        target = (job.path.parent / text.removeprefix("file:")).resolve()
+        try:
+            target = (job.path.parent / text.removeprefix("file:")).resolve()
+        except (RuntimeError, OSError):  # a symlink loop: nothing to follow
+            return
         if target in self.visited or not target.is_file() or not target.is_relative_to(self.root):
             return
         self.visited.add(target)

@@ -64,7 +64,7 @@ class Repo:
         """`path` as the user sees it in messages: relative to the repository when inside it."""
         try:
             return str(Path(path).resolve().relative_to(self.root))
-        except ValueError:
+        except (ValueError, RuntimeError, OSError):  # outside, or a symlink loop (the message says which)
             return str(path)
 
     def environment_names(self) -> list[str]:

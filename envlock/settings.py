@@ -15,6 +15,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from envlock.errors import DeclarationError
+from envlock.fsutil import resolve
 from envlock.platforms import KNOWN_PLATFORMS
 from envlock.yamlio import declaration_error, line_of, load_yaml, reject_unknown_keys, suggest
 
@@ -126,6 +128,9 @@ class Settings:
 def load_settings(root: Path) -> Settings:
     path = root / SETTINGS_FILE
     if not path.is_file():
+        if path.exists() or path.is_symlink():  # a folder, a pipe, a broken link: never silently no settings
+            raise DeclarationError(path, "is not a file envlock can read (a folder, a pipe or a broken link)",
+                                   fix="make envlock.yaml a YAML file, or remove it")
         return Settings(root=root)
     data = _mapping(path, [], load_yaml(path) or {})
     reject_unknown_keys(path, [], data, ROOT_KEYS)
@@ -247,7 +252,7 @@ def _mirror_url(root: Path, path: Path, channel: Any, value: Any) -> str:
     local = Path(value)
     if not local.is_absolute():
         local = root / local
-    return local.resolve().as_uri()
+    return resolve(local).as_uri()
 
 
 def _service_url(path: Path, key_path: list[str], value: Any, fix: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envlock.errors import DeclarationError
-from envlock.fsutil import real_root, safe_path
+from envlock.fsutil import real_root, resolve, safe_path
 from envlock.hashing import sha256_json
 from envlock.kinds import Kind
 from envlock.repo import ENV_FILE, Repo, declaration_file
@@ -189,7 +189,7 @@ def _content_spec(repo: Repo, name: str, folder: Path, env_path: Path, data: dic
                 f"conda_file from {env_path.name}",
             )
         conda_name = _required_string(env_path, data, "conda_file", "name the conda file, e.g. conda.yaml")
-        conda_path = (folder / conda_name).resolve()
+        conda_path = resolve(folder / conda_name)
         if real_root(repo.root) not in conda_path.parents:
             raise declaration_error(env_path, ["conda_file"],
                                     f"conda file '{conda_name}' is outside the repository",
@@ -206,6 +206,9 @@ def _content_spec(repo: Repo, name: str, folder: Path, env_path: Path, data: dic
         return EnvironmentSpec(name, Kind.IMAGE_CONDA, folder, image, _text(description), _tags(tags), conda_path,
                                channels, conda_deps, pip_deps, env_settings, tuple(problems))
 
+    if not requirements_path.is_file() and (requirements_path.exists() or requirements_path.is_symlink()):
+        raise DeclarationError(requirements_path, "is not a regular file (a folder, a pipe or a broken link)",
+                               fix=f"make {REQUIREMENTS_IN} a text file of pip requirements, or remove it")
     if not requirements_path.is_file():
         # Image only: the image digest is the whole lock (e.g. a clone of a curated image).
         return EnvironmentSpec(name, Kind.IMAGE, folder, image, _text(description), _tags(tags), None, (), (), (),

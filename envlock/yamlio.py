@@ -8,6 +8,7 @@ a few hundred bytes is refused instead of expanding into gigabytes downstream.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,14 @@ MAX_YAML_NODES = 500_000
 def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     """A user's file; missing, unreadable or larger than `limit` is a DeclarationError."""
     try:
-        with open(path, "rb") as handle:
+        # O_NONBLOCK: a pipe named like a declaration must not wait forever for a writer
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+            status = os.fstat(handle.fileno())
+            if not stat.S_ISREG(status.st_mode):  # a pipe, a device (/dev/zero never ends), a socket
+                raise DeclarationError(path, "is not a regular file (a pipe, device or socket)",
+                                       fix="replace it with the YAML file, or remove it")
             # the size first: read(limit + 1) would allocate the whole limit for every small file
-            size = os.fstat(handle.fileno()).st_size
-            data = handle.read() if size <= limit else handle.read(limit + 1)
+            data = handle.read() if status.st_size <= limit else handle.read(limit + 1)
     except FileNotFoundError:
         raise DeclarationError(path, "file not found", fix="create it or correct the path") from None
     except IsADirectoryError:

@@ -68,3 +68,15 @@ def test_build_refuses_a_lock_without_linux(repo: RepoBuilder) -> None:
     result = repo.run("build")
     assert result.exit_code == 1
     assert "no linux-64 part" in result.stderr
+
+
+def test_a_manifest_of_another_shape_is_rewritten_not_a_crash(repo: RepoBuilder) -> None:
+    # build/manifest.json is envlock's own output; one edited into another shape is written anew
+    repo.env("train", conda="channels: [conda-forge]\ndependencies:\n  - python=3.10\n")
+    (repo.root / "build").mkdir()
+    for broken in ('{"environments": ["train"]}', '{"environments": "train"}', "[1]", "{x"):
+        (repo.root / "build/manifest.json").write_text(broken)
+        result = repo.run("build")
+        assert result.exit_code == 0, result.output
+        manifest = json.loads((repo.root / "build/manifest.json").read_text())
+        assert list(manifest["environments"]) == ["train"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import tempfile
 import textwrap
@@ -27,6 +28,7 @@ NOT_UTF8 = b"name: train\nimage: caf\xe9\n"
 BINARY = bytes(range(256)) * 4
 LIST_LOCK = "- name: numpy\n  version: 1.0\n"
 
+PIPE = "<a named pipe>"  # arrange makes a FIFO here: open() on it would wait forever for a writer
 REGISTRY = ".envlock/registry.db"
 CACHE = ".envlock/audit-cache.sqlite"
 ODB = "{root}/odb"
@@ -302,6 +304,18 @@ ROWS: list[Row] = [
         code=2, words=("out",)),
     row("pin-from-version-list", {**train(), "reg.json": '{"train": {"version": [1]}}'}, "pin", "--from",
         "{root}/reg.json", words=("reg.json", "register -o", "fix")),
+    # ------------------------------------------------------------ not regular files (issue 9: never exit 3 or a hang)
+    row("settings-folder", {**train(), "envlock.yaml/keep": ""}, "lock", words=(E, "not a file", "fix")),
+    row("settings-pipe", {**train(), E: PIPE}, "lock", words=(E, "not a file", "fix")),
+    row("settings-symlink-loop", train(), "lock", links={E: E}, words=(E, "not a file", "fix")),
+    row("conda-file-symlink-loop", {ENV: TRAIN_ENV}, "lock", links={CONDA: "conda.yaml"},
+        words=(CONDA, "cannot be followed", "fix")),
+    row("conda-file-symlink-loop-check", {ENV: TRAIN_ENV}, "check", links={CONDA: "conda.yaml"},
+        words=(CONDA, "cannot be followed", "fix")),
+    row("conda-file-pipe", train(conda=PIPE), "check", words=(ENV, "conda_file", "not found")),
+    row("requirements-pipe", api(PIPE), "lock", words=("requirements.in", "not a regular file", "fix")),
+    row("lock-file-is-a-folder-build", {**train(), "environments/train/conda-lock.yml/keep": ""}, "build",
+        words=("conda-lock.yml", "is a folder", "fix")),
     # ------------------------------------------------------------ the SQLite registry (issue 9: never exit 3)
     row("registry-not-a-database", {**train(), REGISTRY: "not sqlite\n" * 200}, "versions", "train",
         words=("registry.db", "not a database", "fix")),
@@ -412,13 +426,16 @@ def _tree(root: Path) -> dict[str, str]:
 
 def arrange(root: Path, outside: Path, entry: Row) -> None:
     (root / "environments").mkdir(parents=True)
-    (root / "envlock.yaml").write_text(textwrap.dedent(f"""\
-        mirrors: {{conda-forge: {Path(__file__).parent.parent.joinpath('fixtures/conda-forge-2024-07').as_uri()}}}
-        """))
+    if not any(name == E or name.startswith(E + "/") for name in [*entry.files, *entry.links]):
+        (root / E).write_text(textwrap.dedent(f"""\
+            mirrors: {{conda-forge: {Path(__file__).parent.parent.joinpath('fixtures/conda-forge-2024-07').as_uri()}}}
+            """))
     for relative, content in entry.files.items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
+        if content == PIPE:
+            os.mkfifo(path)
+        elif isinstance(content, bytes):
             path.write_bytes(content)
         else:
             path.write_text(content)
