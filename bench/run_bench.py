@@ -183,16 +183,16 @@ def training_repo(tree: Tree, folder: Path, count: int) -> Path:
         from envlock.lockfile import read_lock, render_lock_files
         from envlock.repo import Repo
         from envlock.spec import load_environment
-        try:
-            from envlock.sources import recordable_sources_sha256
-        except ImportError:  # a tree from before lock headers recorded their sources
-            recordable_sources_sha256 = None
-        try:
-            from envlock.trust import render_sha256
-        except ImportError:  # a tree from before locks recorded what they render to
-            render_sha256 = None
         repo = Repo(Path(sys.argv[1]))
         seed = read_lock("env0000", repo.environments_dir / "env0000")
+        # Decided by the tree's own Lock: a module the tree lacks would be found in the installed
+        # envlock (its editable finder answers after PYTHONPATH), and must not be mixed in.
+        recorded = {field.name for field in dataclasses.fields(seed)}
+        recordable_sources_sha256 = render_sha256 = None
+        if "sources_sha256" in recorded:
+            from envlock.sources import recordable_sources_sha256
+        if "render_sha256" in recorded:
+            from envlock.trust import render_sha256
         for index in range(int(sys.argv[2])):
             spec = load_environment(repo, f"env{index:04d}")
             lock = dataclasses.replace(seed, name=spec.name, image=spec.image, inputs_sha256=spec.inputs_sha256())

@@ -120,7 +120,7 @@ def lock(ctx: click.Context, names: tuple[str, ...], upgrade_packages: tuple[str
     try:
         outcomes = run_lock(repo, repo.select(names), update=upgrade_packages, upgrade_all=upgrade,
                             platforms=platforms, write=not (check_only or dry_run), jobs=jobs,
-                            show_progress=not as_json)
+                            show_progress=not as_json, report_undeclared=not names)
     except LockFailed as exc:
         if as_json:
             echo_json(exc.outcomes)

@@ -112,6 +112,12 @@ def http_stream(url: str, headers: dict[str, str] | None = None, timeout: float 
                 from None
 
 
+def check_ca_bundle() -> None:
+    """A CA bundle named by REQUESTS_CA_BUNDLE or SSL_CERT_FILE must be one: checked before a
+    client that reads it deep inside (azure-core, requests) would fail with its own traceback."""
+    _tls_context()
+
+
 def _tls_context() -> ssl.SSLContext | None:
     """The default TLS context, with the CA bundle of REQUESTS_CA_BUNDLE or SSL_CERT_FILE when one is set."""
     for variable in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):

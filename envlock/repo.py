@@ -18,6 +18,12 @@ _ENVIRONMENT_KEY = re.compile(r"^(?:image|conda_file|build)\s*:|^\$schema\s*:.*e
 _CONDA_KEY = re.compile(r"^(?:channels|dependencies)\s*:", re.MULTILINE)
 
 
+# What check and lock say of a folder under environments/ that holds no declaration.
+NO_DECLARATION = ("no AML environment YAML here (no file with an environment $schema, image:, conda_file: or "
+                  "build:), so nothing in this folder is locked or checked")
+NO_DECLARATION_FIX = "add env.yml (name:, image:, conda_file:), or move the folder out of environments/"
+
+
 def declaration_file(folder: Path) -> Path | None:
     """The AML environment YAML of an environments/<name>/ folder, found by its shape, whatever its name.
 

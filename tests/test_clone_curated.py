@@ -346,3 +346,26 @@ def test_rebuild_copies_the_curated_build_context(curated: RepoBuilder, oci_regi
     again = curated.run("clone-curated", "sklearn-1.5", "--rebuild", "--as", "sklearn-own", "--json")
     assert again.exit_code == 0 and json.loads(again.stdout)["status"] == "unchanged"
     assert curated.snapshot() == before
+
+
+def test_a_curated_inference_image_keeps_its_routes_in_the_clone(repo: RepoBuilder, aml: AmlEmulator,
+                                                                  oci_registry: OciRegistry) -> None:
+    """As azureml-assets' general-langchain-app-deployment defines it: AML probes and scores on 8080 /."""
+    route = {"port": 8080, "path": "/"}
+    aml.add_curated("sklearn-1.5", "7", image=f"mcr.microsoft.com/{CURATED_REPO}:7",
+                    inference_config={"livenessRoute": route, "readinessRoute": route, "scoringRoute": route})
+    push_curated(oci_registry, "7")
+    repo.settings(f"image_mirrors:\n  mcr.microsoft.com: {oci_registry.url}\n")
+    result = repo.run("clone-curated", "sklearn-1.5", "--json")
+    assert result.exit_code == 0, result.output
+    env_yml = yaml.safe_load((repo.root / "environments/sklearn-1.5/env.yml").read_text())
+    assert env_yml["inference_config"] == {name: route for name in ("liveness_route", "readiness_route",
+                                                                     "scoring_route")}
+    assert "os_type" not in env_yml  # Linux, AML's default
+    registered = repo.run("register", "--json")
+    assert json.loads(registered.stdout)["sklearn-1.5"]["status"] == "created", registered.output
+    from envlock.registries import open_registry
+
+    stored = open_registry(None, repo.root).get_version("sklearn-1.5", "1")
+    assert stored is not None and stored.runtime.inference_config is not None
+    assert stored.runtime.inference_config.as_dict()["scoring_route"] == route

@@ -267,3 +267,15 @@ def test_one_invalid_declaration_does_not_stop_the_others(repo: RepoBuilder) -> 
     assert not (repo.root / "environments" / "bad" / "conda-lock.yml").exists()
     assert "environments/bad/env.yml:2 (field 'imgae'): unknown key 'imgae'" in result.stderr
     assert "fix: did you mean 'image'?" in result.stderr and "the other 1 were locked" in result.stderr
+
+
+def test_a_folder_without_a_declaration_is_reported_not_skipped(repo: RepoBuilder) -> None:
+    repo.env("good", conda=CONDA_NUMPY)
+    broken = repo.root / "environments" / "broken"
+    (broken / "env.yml").mkdir(parents=True)  # not a file: no declaration envlock can read
+    result = repo.run("lock")
+    assert result.exit_code == 2, result.output
+    assert "environments/broken" in result.output and "no AML environment YAML here" in result.output
+    assert "fix:" in result.output
+    assert (repo.root / "environments/good/conda-lock.yml").is_file()  # the others are still locked
+    assert repo.run("lock", "good").exit_code == 0  # named: only what was asked for

@@ -405,3 +405,15 @@ def test_cloud_metadata_is_read_once_per_process(repo: RepoBuilder, aml: AmlEmul
     result = run_cli(repo.root, "register", "--json", env=aml.client_environment())
     assert result.returncode == 0, result.stderr
     assert len(aml.requests_matching("GET", r"^/metadata/endpoints$")) == 1
+
+
+@pytest.mark.parametrize("bundle", ["missing.pem", "envlock.yaml"])
+def test_a_ca_bundle_that_is_not_one_is_bad_input_before_azure_is_asked(
+        repo: RepoBuilder, aml: AmlEmulator, bundle: str) -> None:
+    locked_repo(repo, ["train"])
+    wiring = {**aml.client_environment(), "REQUESTS_CA_BUNDLE": str(repo.root / bundle)}
+    before = len(aml.requests_matching(pattern="/"))
+    result = run_cli(repo.root, "register", env=wiring)
+    assert result.returncode == 2, result.stderr
+    assert f"REQUESTS_CA_BUNDLE={repo.root / bundle}" in result.stderr and "fix:" in result.stderr
+    assert "Traceback" not in result.stderr and len(aml.requests_matching(pattern="/")) == before

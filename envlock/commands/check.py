@@ -9,7 +9,7 @@ from envlock.errors import DeclarationError
 from envlock.findings import Finding
 from envlock.kinds import Kind
 from envlock.lockfile import LockHeader, read_header
-from envlock.repo import ENV_FILE, Repo, declaration_file
+from envlock.repo import ENV_FILE, NO_DECLARATION, NO_DECLARATION_FIX, Repo, declaration_file
 from envlock.settings import Settings, load_settings
 from envlock.sources import declared_as_locked
 from envlock.spec import EnvironmentSpec, load_environment
@@ -25,10 +25,7 @@ def run_check(repo: Repo, names: list[str], *, strict: bool = False, all_environ
         return [Finding("*", "invalid-declaration", "error", repo.relative(exc.path), exc.problem, exc.fix or "",
                         exc.line, exc.field)]
     findings: list[Finding] = [
-        Finding(folder.name, "no-declaration", "error", repo.relative(folder),
-                "no AML environment YAML here (no file with an environment $schema, image:, conda_file: or "
-                "build:), so nothing in this folder is locked or checked",
-                "add env.yml (name:, image:, conda_file:), or move the folder out of environments/")
+        Finding(folder.name, "no-declaration", "error", repo.relative(folder), NO_DECLARATION, NO_DECLARATION_FIX)
         for folder in (repo.undeclared_folders(set(names)) if all_environments else [])
     ]
     if not names:

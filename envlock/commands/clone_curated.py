@@ -27,6 +27,7 @@ from envlock.oci import parse_image, resolve_digest
 from envlock.registries.azureml import Definition
 from envlock.render import ENV_SCHEMA
 from envlock.repo import ENV_FILE, Repo
+from envlock.runtime import DEFAULT_OS_TYPE
 from envlock.settings import SETTINGS_FILE, load_settings
 from envlock.spec import AML_NAME
 from envlock.yamlio import dump_yaml
@@ -108,6 +109,7 @@ def _clone_build_context(repo: Repo, definition: Definition, name: str, registry
             "description": (f"Owned copy of the build context of curated environment {definition.name} version "
                             f"{definition.version} (AML registry {registry_name}), to change and rebuild. "
                             "Managed by envlock: update with envlock clone-curated --rebuild."),
+            **_runtime_fields(definition),
         }
         settings = {"platforms": ["linux-64"],
                     "provenance": {**provenance, "cloned_on": date.today().isoformat()}}
@@ -187,6 +189,7 @@ def _write_clone(root: Path, folder: Path, name: str, definition: Definition, pi
         "description": (f"Owned clone of curated environment {definition.name} version {definition.version} "
                         f"(AML registry {provenance['source_registry']}): its image {provenance['image_tag']} "
                         f"pinned by digest. Managed by envlock: update with envlock clone-curated."),
+        **_runtime_fields(definition),
     }
     user_tags = {k: v for k, v in definition.tags.items() if not k.startswith("envlock.")}
     if user_tags:
@@ -196,3 +199,12 @@ def _write_clone(root: Path, folder: Path, name: str, definition: Definition, pi
                       root=root)
     for old in OLD_CLONE_FILES:
         remove(root, folder / old)
+
+
+def _runtime_fields(definition: Definition) -> dict[str, object]:
+    """A curated inference image keeps its routes in the clone; the OS only when it is not AML's
+    default (every definition read back names one)."""
+    fields = definition.runtime.yaml_fields()
+    if definition.runtime.effective_os_type == DEFAULT_OS_TYPE:
+        fields.pop("os_type", None)
+    return fields

@@ -25,7 +25,7 @@ from envlock.lockfile import (
 )
 from envlock.options import default_jobs
 from envlock.progress import Progress
-from envlock.repo import Repo
+from envlock.repo import NO_DECLARATION, NO_DECLARATION_FIX, Repo
 from envlock.settings import Settings, load_settings
 from envlock.sources import declared_as_locked
 from envlock.spec import EnvironmentSpec, load_environment, requirement_name
@@ -134,10 +134,12 @@ def is_fresh(spec: EnvironmentSpec) -> bool:
 
 def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgrade_all: bool = False,
              platforms: tuple[str, ...] = (), write: bool = True, jobs: int | None = None,
-             show_progress: bool = True, refuse_edited: bool = False) -> list[LockOutcome]:
+             show_progress: bool = True, refuse_edited: bool = False,
+             report_undeclared: bool = False) -> list[LockOutcome]:
     """Lock what is stale (or what -P/-U asks for). With write=False nothing is written: stale locks
     are reported as WOULD_CHANGE without a solve, and only -P/-U solve to compare with the files.
-    `refuse_edited` (build): a hand-edited lock is an error, not relocked."""
+    `refuse_edited` (build): a hand-edited lock is an error, not relocked. `report_undeclared`: the
+    folders under environments/ with no declaration are failures (when all environments were asked)."""
     settings = load_settings(repo.root)
     trusted = {} if update or upgrade_all or platforms else _unchanged_by_sources(repo, names, settings)
     valid, refused = load_specs(repo, [name for name in names if name not in trusted], settings)
@@ -212,6 +214,9 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
         for outcome in pool.map(solve, work):
             outcomes[outcome.name] = outcome
     ordered = [outcomes[name] for name in names]
+    if report_undeclared:  # every folder under environments/ was asked for: none is skipped silently
+        ordered += [LockOutcome(folder.name, "invalid", error=f"{repo.relative(folder)}: {NO_DECLARATION}\n"
+                                f"  fix: {NO_DECLARATION_FIX}") for folder in repo.undeclared_folders(set(names))]
     if any(o.status in ("failed", "invalid") for o in ordered):
         raise LockFailed(ordered, failure_codes)
     return ordered

@@ -19,7 +19,7 @@ import yaml
 
 from envlock.errors import UsageError
 from envlock.extras import require_extra
-from envlock.httpget import network_limits
+from envlock.httpget import check_ca_bundle, network_limits
 from envlock.kinds import DOCKERFILE, BuildContext, EnvironmentContent, ImageOnly, ImageWithConda
 from envlock.registries import EnvironmentVersion, RegistryError, RegistryUnreachable, VersionExists, newest_first
 from envlock.runtime import InferenceConfig, Runtime, canonical_os_type
@@ -43,6 +43,7 @@ class Definition:
     dockerfile_path: str | None
     description: str | None
     tags: dict[str, str]
+    runtime: Runtime = Runtime()  # a curated inference image's OS and routes travel with its clone
 
 
 class AzureMLRegistry:
@@ -55,6 +56,7 @@ class AzureMLRegistry:
     @classmethod
     def from_url(cls, url: str, repo_root: Path, credential: Any = None) -> AzureMLRegistry:
         require_extra("azure", f"the registry {url}", "azure.ai.ml", "azure.identity")
+        check_ca_bundle()
         _import_sdk()
         from azure.ai.ml import MLClient
         from azure.identity import DefaultAzureCredential
@@ -255,7 +257,7 @@ class AzureMLRegistry:
                           content.image if isinstance(content, (ImageOnly, ImageWithConda)) else None,
                           content.conda_file if isinstance(content, ImageWithConda) else None,
                           getattr(build, "path", None), getattr(build, "dockerfile_path", None),
-                          stored.description, stored.tags)
+                          stored.description, stored.tags, stored.runtime)
 
     def list_names(self) -> list[str]:
         with _translated_errors(self.url):

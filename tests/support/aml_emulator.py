@@ -185,10 +185,14 @@ class AmlEmulator:
 
     def add_curated(self, name: str, version: str, *, files: dict[str, str] | None = None,
                     image: str | None = None, conda_file: str | None = None, description: str = "",
-                    tags: dict[str, str] | None = None, registry: str = "azureml") -> None:
-        """A curated environment as the azureml registry holds it: usually a build context."""
+                    tags: dict[str, str] | None = None, registry: str = "azureml",
+                    inference_config: dict[str, Any] | None = None) -> None:
+        """A curated environment as the azureml registry holds it: usually a build context.
+        `inference_config` in the REST shape (livenessRoute: {port, path}, ...)."""
         properties: dict[str, Any] = {"description": description, "tags": tags or {}, "osType": "Linux",
                                       "isAnonymous": False, "isArchived": False, "properties": {}}
+        if inference_config:
+            properties["inferenceConfig"] = inference_config
         if files:
             context = f"blobs/{registry}/{name}/{version}/context"
             for file_name, text in files.items():
