@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from packaging.version import Version
 
+from envlock.processes import run_child
+from envlock.solvers import pip_uv
 from tests.conftest import RepoBuilder
 
 PYTEST_IN_CONDA = """\
@@ -26,11 +30,21 @@ def pip_names(lock_text: str, platform: str) -> set[str]:
             if p["manager"] == "pip" and p["platform"] == platform}
 
 
-def test_conda_python_310_gets_the_backports_pytest_needs_below_311(repo: RepoBuilder) -> None:
+def test_conda_python_310_gets_the_backports_pytest_needs_below_311(repo: RepoBuilder,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    uv_targets: list[str] = []
+
+    def counted(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        uv_targets.append(command[command.index("--python-platform") + 1])
+        return run_child(command, **kwargs)
+
+    monkeypatch.setattr(pip_uv, "run_child", counted)  # envlock's own helper, still the real uv
     repo.settings("platforms: [linux-64, win-64]\n")
     folder = repo.env("tests310", conda=PYTEST_IN_CONDA)
     result = repo.run("lock")
     assert result.exit_code == 0, result.output
+    # one uv process per platform, no retries or extra calls
+    assert sorted(uv_targets) == ["x86_64-manylinux_2_28", "x86_64-pc-windows-msvc"]
     text = (folder / "conda-lock.yml").read_text()
     for platform in ("linux-64", "win-64"):
         names = pip_names(text, platform)

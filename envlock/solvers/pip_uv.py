@@ -2,6 +2,11 @@
 
 Output is read from uv's pylock.toml (PEP 751), which lists every file with its URL and hash;
 envlock keeps the files installable on the target platform.
+
+One call per platform, not one `--universal` call for all: uv solves a universal resolution's
+environments in order and prefers what an earlier one chose, so a platform can get an older version
+than its own resolution gives (platforms [win-64, linux-64] locked tensorflow-io-gcs-filesystem
+0.31.0 on linux-64 instead of 0.37.1), and the output does not show when that happened (issue 12).
 """
 
 from __future__ import annotations
