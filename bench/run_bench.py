@@ -430,6 +430,7 @@ def external_rows(table: Table, trees: list[Tree], work: Path) -> None:
         spec = importlib.util.spec_from_file_location(path.stem, path)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module  # dataclasses look their module up while the class is made
         spec.loader.exec_module(module)
         rows = getattr(module, "bench_rows", None)
         # bench_install (install_size.py), bench_audit (audit_bench.py), bench_preflight (preflight_bench.py)
