@@ -183,17 +183,21 @@ def _fill_hash_line(name: str, text: str, digest: str) -> str:
 def lock_files(folder: Path) -> list[Path]:
     """The lock files present for an environment folder (context-lock.yml, image-lock.yml, conda-lock.yml
     or requirements*.txt)."""
-    try:
-        names = set(os.listdir(folder))  # one read of the folder, not a stat per candidate (check runs this a lot)
+    try:  # one read of the folder, the kind of each entry with it: check runs this for every environment
+        with os.scandir(folder) as scan:
+            files = {entry.name for entry in scan if entry.name in _LOCK_NAMES and entry.is_file()}
     except OSError:
         return []
     for single in (CONTEXT_LOCK_FILE, IMAGE_LOCK_FILE, CONDA_LOCK_FILE):
-        if single in names and (folder / single).is_file():
+        if single in files:
             return [folder / single]
     main = folder / REQUIREMENTS_TXT
-    if REQUIREMENTS_TXT not in names or not main.is_file():
+    if REQUIREMENTS_TXT not in files:
         return []
     return [main, *sorted(folder.glob("requirements-*.txt"))]
+
+
+_LOCK_NAMES = frozenset((CONTEXT_LOCK_FILE, IMAGE_LOCK_FILE, CONDA_LOCK_FILE, REQUIREMENTS_TXT))
 
 
 def requirements_file_name(platform: str, first: bool) -> str:
