@@ -12,10 +12,11 @@ PRE_COMMIT_HOME, so the time includes cloning, creating the hook's venv and inst
 
 from __future__ import annotations
 
+import io
 import os
-import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -79,8 +80,12 @@ def measure_install(label: str, wheel: Path, extras: str, work: Path) -> Install
 def hook_first_run(revision: str, work: Path, pre_commit: Path) -> float:
     """Seconds for `pre-commit run envlock-check` with an empty cache, the hook at `revision`."""
     target = work / f"hook-repo-{revision}"
-    shutil.copytree(ROOT / "environments", target / "environments")
-    shutil.copy(ROOT / "envlock.yaml", target / "envlock.yaml")
+    target.mkdir(parents=True)
+    # that revision's own example environments: its check accepts the locks it wrote, not newer formats
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", revision, "environments",
+                              "envlock.yaml"], capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
     (target / ".pre-commit-config.yaml").write_text(
         f"repos:\n  - repo: {ROOT}\n    rev: {_git('rev-parse', revision).strip()}\n"
         "    hooks:\n      - id: envlock-check\n")
