@@ -28,14 +28,9 @@ def rendered_for(repo: Repo, names: list[str]) -> list[RenderedEnvironment]:
     for name in names:
         spec = load_environment(repo, name, settings)
         checked = read_checked_lock(name, spec.folder)
-        if checked is None:
-            raise EnvlockError(f"{name}: the lock is missing; run envlock lock {name}")
-        header, lock = checked
-        if not header.is_untouched:
-            raise edited_lock_error(repo, name, header)
-        if not header.is_fresh_for(spec.inputs_sha256()):
-            raise EnvlockError(f"{name}: the lock is stale; run envlock lock {name}")
-        result.append(render_environment(spec, lock))
+        _refuse_unusable(repo, name, checked[0] if checked else None, spec.inputs_sha256())
+        assert checked is not None
+        result.append(render_environment(spec, checked[1]))
     return result
 
 
@@ -50,10 +45,16 @@ def fresh_header(repo: Repo, name: str, settings: Settings) -> LockHeader:
         assert header is not None
         return header
     spec = load_environment(repo, name, settings)  # an invalid declaration says so first
+    _refuse_unusable(repo, name, header, spec.inputs_sha256())
+    assert header is not None
+    return header
+
+
+def _refuse_unusable(repo: Repo, name: str, header: LockHeader | None, inputs_sha256: str) -> None:
+    """A missing, hand-edited or stale lock is never rendered or registered."""
     if header is None:
         raise EnvlockError(f"{name}: the lock is missing; run envlock lock {name}")
     if not header.is_untouched:
         raise edited_lock_error(repo, name, header)
-    if not header.is_fresh_for(spec.inputs_sha256()):
+    if not header.is_fresh_for(inputs_sha256):
         raise EnvlockError(f"{name}: the lock is stale; run envlock lock {name}")
-    return header

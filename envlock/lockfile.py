@@ -408,10 +408,15 @@ def _conda_header(path: Path) -> LockHeader:
         digest.update(view[:match.start()])
         digest.update(view[match.end():])
     end = data.find(_PACKAGE_SECTION_BYTES)
-    custom = _custom_values(data[:end if end >= 0 else len(data)].decode("ascii"))
-    return LockHeader((path,), custom.get("inputs-sha256"), match.group(1).decode() if match else None,
-                      digest.hexdigest(), custom.get("image"), sources_sha256=custom.get("sources-sha256"),
-                      render_sha256=custom.get("render-sha256"))
+    head = data[:end if end >= 0 else len(data)].decode("ascii")
+    return _conda_lock_header(path, head, match.group(1).decode() if match else None, digest.hexdigest())
+
+
+def _conda_lock_header(path: Path, head: str, recorded: str | None, actual: str) -> LockHeader:
+    """A conda-lock.yml's header from the text before its package list (both read paths end here)."""
+    custom = _custom_values(head)
+    return LockHeader((path,), custom.get("inputs-sha256"), recorded, actual, custom.get("image"),
+                      sources_sha256=custom.get("sources-sha256"), render_sha256=custom.get("render-sha256"))
 
 
 def _header_from_texts(files: list[Path], texts: list[str]) -> LockHeader:
@@ -419,10 +424,7 @@ def _header_from_texts(files: list[Path], texts: list[str]) -> LockHeader:
     if files[0].name == CONDA_LOCK_FILE:
         # The hash covers every byte, so when it verifies these lines are exactly what envlock wrote:
         # reading two values by pattern is safe, and a fraction of the cost of parsing the header.
-        head = texts[0].partition(PACKAGE_SECTION)[0]
-        custom = {match[1]: _yaml_scalar(match[2]) for match in _CUSTOM_META.finditer(head)}
-        return LockHeader(tuple(files), custom.get("inputs-sha256"), recorded, actual, custom.get("image"),
-                          sources_sha256=custom.get("sources-sha256"), render_sha256=custom.get("render-sha256"))
+        return _conda_lock_header(files[0], texts[0].partition(PACKAGE_SECTION)[0], recorded, actual)
     metas = [_split_requirements(text)[0] for text in texts]
     first = metas[0]
     consistent = all(m.get("inputs-sha256") == first.get("inputs-sha256") for m in metas)
@@ -459,7 +461,7 @@ def _hash_line(data: bytes) -> re.Match[bytes] | None:
 def _custom_values(head: str) -> dict[str, str]:
     """What _CUSTOM_META finds in a conda-lock header, each key found by its text."""
     values = {}
-    for key in ("inputs-sha256", "image", "sources-sha256", "render-sha256"):
+    for key in _CUSTOM_KEYS:
         start = head.find(f"envlock.{key}:")
         if start < 0:
             continue
@@ -471,8 +473,8 @@ def _custom_values(head: str) -> dict[str, str]:
 
 
 _PACKAGE_SECTION_BYTES = PACKAGE_SECTION.encode()
-_CUSTOM_META = re.compile(r"^ {2,}envlock\.(inputs-sha256|image|sources-sha256|render-sha256): *(.*?) *$",
-                          re.MULTILINE)
+_CUSTOM_KEYS = ("inputs-sha256", "image", "sources-sha256", "render-sha256")  # what a header reader needs
+_CUSTOM_META = re.compile(rf"^ {{2,}}envlock\.({'|'.join(map(re.escape, _CUSTOM_KEYS))}): *(.*?) *$", re.MULTILINE)
 
 
 def _yaml_scalar(text: str) -> str:
