@@ -77,7 +77,7 @@ class Repo:
 
     def environment_names(self) -> list[str]:
         """Every folder under environments/ that holds an AML environment YAML (found by shape), sorted."""
-        return sorted(folder.name for folder in self._folders() if declaration_file(folder) is not None)
+        return sorted(folder.name for folder in self._folders() if self._declared(folder))
 
     def undeclared_folders(self, declared: Collection[str] | None = None) -> list[Path]:
         """Folders under environments/ with no recognisable declaration: reported, never skipped silently.
@@ -86,7 +86,14 @@ class Repo:
         """
         if declared is not None:
             return [folder for folder in self._folders() if folder.name not in declared]
-        return [folder for folder in self._folders() if declaration_file(folder) is None]
+        return [folder for folder in self._folders() if not self._declared(folder)]
+
+    def _declared(self, folder: Path) -> bool:
+        """A folder linked in from outside the repository counts as declared without being read:
+        loading it is then refused with the link named (nothing is followed out of the repository)."""
+        if os.path.islink(folder) and not os.path.realpath(folder).startswith(os.path.realpath(self.root) + os.sep):
+            return True
+        return declaration_file(folder) is not None
 
     def _folders(self) -> list[Path]:
         try:

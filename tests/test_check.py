@@ -139,3 +139,15 @@ def test_files_outside_the_folder_or_linked_are_not_recorded(repo: RepoBuilder) 
     assert findings(repo) == (0, [])
     (nested / "deps" / "conda.yaml").write_text(CONDA_NUMPY + "  - scipy\n")
     assert [(f["environment"], f["kind"]) for f in findings(repo)[1]] == [("nested", "stale-lock")]
+
+
+def test_a_folder_linked_in_from_outside_is_refused_and_not_read(repo: RepoBuilder, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "env.yml").write_text(f"name: linked\nimage: {DIGEST_IMAGE}\n")
+    (repo.root / "environments" / "linked").symlink_to(outside)
+    repo.env("a", conda=CONDA_NUMPY)
+    assert repo.run("lock", "a").exit_code == 0
+    result = repo.run("check")
+    assert result.exit_code == 2 and "environments/linked is a symlink" in result.output
+    assert repo.run("lock").exit_code == 2  # refused by lock too, never locked through the link
+    assert sorted(p.name for p in outside.iterdir()) == ["env.yml"]
