@@ -19,6 +19,7 @@ from envlock.hashing import sha256_json
 from envlock.kinds import Kind
 from envlock.lockfile import (
     CONTEXT_LOCK_FILE,
+    LOCKS_DIR,
     ContextLock,
     LockedInstall,
     LockHeader,
@@ -28,7 +29,6 @@ from envlock.lockfile import (
 )
 from envlock.lockfile import Lock as Lock
 
-LOCKS_DIR = "locks"
 FORMAT = "envlock-context-lock/1"
 
 

@@ -10,54 +10,16 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from email.message import Message
 from typing import IO
 
 from envlock.errors import ServiceUnreachable, UsageError
+from envlock.network_limits import network_limits
 from envlock.secrets import mask
 
 
 class FetchError(ServiceUnreachable):
     """The host did not answer (exit 4); HTTP error statuses are answers and are returned instead."""
-
-
-@dataclass(frozen=True)
-class NetworkLimits:
-    """How long one call to a registry or index may wait: short by default, set by environment variables."""
-
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    retries: int = 3
-
-    def describe(self) -> str:
-        return (f"connect timeout {self.connect_timeout:g} s, read timeout {self.read_timeout:g} s, "
-                f"{self.retries} retries ({CONNECT_TIMEOUT_VAR}, {READ_TIMEOUT_VAR}, {RETRIES_VAR})")
-
-
-CONNECT_TIMEOUT_VAR = "ENVLOCK_CONNECT_TIMEOUT"
-READ_TIMEOUT_VAR = "ENVLOCK_READ_TIMEOUT"
-RETRIES_VAR = "ENVLOCK_RETRIES"
-
-
-def network_limits() -> NetworkLimits:
-    defaults = NetworkLimits()
-
-    def number(name: str, default: float) -> float:
-        text = os.environ.get(name, "").strip()
-        if not text:
-            return default
-        try:
-            value = float(text)
-        except ValueError:
-            value = -1
-        if value < 0 or value != value:
-            raise UsageError(f"{name}={text!r} is not a number of seconds (or retries) >= 0")
-        return value
-
-    return NetworkLimits(number(CONNECT_TIMEOUT_VAR, defaults.connect_timeout),
-                         number(READ_TIMEOUT_VAR, defaults.read_timeout),
-                         int(number(RETRIES_VAR, defaults.retries)))
 
 
 def http_get(url: str, headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, Message, bytes]:

@@ -338,7 +338,7 @@ def _text(value: Any) -> str | None:
 
 
 def _descriptor_digest(image: ImageRef, descriptor: Any) -> str:
-    from envlock.oci import DIGEST
+    from envlock.image_ref import DIGEST
 
     digest = descriptor.get("digest") if isinstance(descriptor, dict) else None
     if not isinstance(digest, str) or not DIGEST.match(digest):

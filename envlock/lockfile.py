@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 CONDA_LOCK_FILE = "conda-lock.yml"
 CONTEXT_LOCK_FILE = "context-lock.yml"
+LOCKS_DIR = "locks"  # a build context's installed files, each locked on its own
 REQUIREMENTS_TXT = "requirements.txt"
 IMAGE_LOCK_FILE = "image-lock.yml"  # an image-only environment: its digest and inventory
 MAIN_FILES = (CONDA_LOCK_FILE, REQUIREMENTS_TXT)  # the file that records the hash; written last

@@ -9,11 +9,9 @@ from dataclasses import dataclass
 from envlock.kinds import Kind
 from envlock.lockfile import ContextLock, Lock, LockedInstall, LockedPackage, PinnedImage
 from envlock.platforms import TargetPlatform, target_platform
-from envlock.pypi_names import pypi_name
 from envlock.settings import Settings
 from envlock.solvers import resolver_versions
 from envlock.solvers.conda_rattler import CondaRequest, solve_conda
-from envlock.solvers.pip_uv import PipRequest, resolve_pip
 from envlock.sources import recordable_sources_sha256
 from envlock.spec import EnvironmentSpec
 
@@ -34,8 +32,10 @@ def lock_environment(request: LockRequest) -> Lock:
     if spec.kind is Kind.IMAGE:
         return lock_image(spec, request.settings)
     sources_sha256 = recordable_sources_sha256(spec)  # the files as read, before the solve's seconds
-    # Platforms are independent solves (rattler in-process, uv as a subprocess): run them together.
-    with ThreadPoolExecutor(max_workers=len(spec.settings.platforms)) as pool:
+    # Platforms are independent solves (rattler in-process, uv as a subprocess): run them together,
+    # and ask the image's registry for its tag's digest meanwhile.
+    with ThreadPoolExecutor(max_workers=len(spec.settings.platforms) + 1) as pool:
+        image_digest = pool.submit(tag_digest, spec.image, request.settings)
         per_platform = list(pool.map(lambda platform: _lock_platform(request, platform), spec.settings.platforms))
     return Lock(
         name=spec.name,
@@ -49,7 +49,7 @@ def lock_environment(request: LockRequest) -> Lock:
         sources=(spec.conda_file.name,) if spec.conda_file else ("requirements.in",) if spec.pip_dependencies else (),
         python=spec.python,
         base_python=base_image_python(spec.image, request.settings) if spec.kind is Kind.BUILD_CONTEXT else None,
-        image_digest=tag_digest(spec.image, request.settings),
+        image_digest=image_digest.result(),
         sources_sha256=sources_sha256,
     )
 
@@ -141,7 +141,7 @@ def lock_image(spec: EnvironmentSpec, settings: Settings) -> Lock:
     from envlock.errors import ServiceUnreachable
     from envlock.image_inventory import read_inventory
     from envlock.image_lockfile import IMAGE_PLATFORM, locked_packages
-    from envlock.oci import parse_image
+    from envlock.image_ref import parse_image
 
     image = parse_image(spec.image)
     try:
@@ -162,11 +162,15 @@ def tag_digest(image: str, settings: Settings) -> str | None:
     an unreachable registry (an air-gapped network, mcr.microsoft.com out of reach) records nothing.
     """
     from envlock.errors import ImageError, ServiceUnreachable
-    from envlock.oci import parse_image, resolve_digest
+    from envlock.image_ref import parse_image
 
     try:
         reference = parse_image(image)
-        return None if reference.is_pinned else resolve_digest(reference, dict(settings.image_mirrors), timeout=10)
+        if reference.is_pinned:
+            return None
+        from envlock.oci import resolve_digest
+
+        return resolve_digest(reference, dict(settings.image_mirrors), timeout=10)
     except (ImageError, ServiceUnreachable):
         return None
 
@@ -202,6 +206,8 @@ def _conda_preferences(previous: list[LockedPackage], request: LockRequest) -> t
 
 def _resolve_pip(spec: EnvironmentSpec, request: LockRequest, platform: TargetPlatform,
                  conda_packages: list[LockedPackage], previous: list[LockedPackage]) -> list[LockedPackage]:
+    from envlock.solvers.pip_uv import PipRequest, resolve_pip
+
     python = next((p.version for p in conda_packages if p.name == "python"), spec.python)
     if python is None:  # the spec loader requires python for a pip section; this is a safety net
         raise ValueError(f"{spec.name}: no python version to resolve pip packages for")
@@ -220,6 +226,8 @@ def _resolve_pip(spec: EnvironmentSpec, request: LockRequest, platform: TargetPl
 def python_distributions(conda_packages: Collection[LockedPackage]) -> dict[str, str]:
     """Conda packages that are Python distributions, by PyPI name: pip must not replace them."""
     from packaging.version import InvalidVersion, Version
+
+    from envlock.pypi_names import pypi_name
 
     provided = {}
     for package in conda_packages:

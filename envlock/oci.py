@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from typing import IO, Any
 
 from envlock.errors import ImageError
 from envlock.httpget import FetchError, http_stream
+from envlock.image_ref import DIGEST, DOCKER_HUB, ImageRef, parse_image
 from envlock.oci_auth import LOOPBACK_HOSTS, TokenSource, parse_challenge
 
 INDEX_TYPES = (
@@ -31,36 +31,11 @@ IMAGE_MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
 )
 MANIFEST_TYPES = INDEX_TYPES + IMAGE_MANIFEST_TYPES
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-DOCKER_HUB = "docker.io"
 # AML runs linux/amd64; this is the manifest an index resolves to.
 AML_OS, AML_ARCHITECTURE = "linux", "amd64"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
 __all__ = ["ImageError", "ImageRef", "Manifest", "RegistryClient", "parse_image", "resolve_digest"]
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    registry: str
-    repository: str
-    tag: str | None = None
-    digest: str | None = None
-
-    @property
-    def is_pinned(self) -> bool:
-        return self.digest is not None
-
-    def pinned(self, digest: str) -> str:
-        return f"{self.registry}/{self.repository}@{digest}"
-
-    def __str__(self) -> str:
-        text = f"{self.registry}/{self.repository}"
-        if self.tag:
-            text += f":{self.tag}"
-        if self.digest:
-            text += f"@{self.digest}"
-        return text
 
 
 @dataclass(frozen=True)
@@ -72,25 +47,6 @@ class Manifest:
     @property
     def is_index(self) -> bool:
         return self.media_type in INDEX_TYPES or "manifests" in self.document
-
-
-def parse_image(text: str) -> ImageRef:
-    """Split an image reference the way docker does (registry, repository, tag, digest)."""
-    rest, _, digest = text.strip().partition("@")
-    first, _, remainder = rest.partition("/")
-    if remainder and ("." in first or ":" in first or first == "localhost"):
-        registry, path = first, remainder
-    else:
-        registry, path = DOCKER_HUB, rest if "/" in rest else f"library/{rest}"
-    repository, tag = path, None
-    if ":" in path.rsplit("/", 1)[-1]:
-        repository, tag = path.rsplit(":", 1)
-    if not repository or (digest and not DIGEST.match(digest)):
-        raise ImageError(f"'{text}' is not an image reference: write registry/repository:tag or "
-                         "registry/repository@sha256:<64 hex digits>")
-    if not tag and not digest:
-        tag = "latest"
-    return ImageRef(registry, repository, tag, digest or None)
 
 
 def registry_base_url(registry: str, mirrors: dict[str, str] | None = None) -> str:

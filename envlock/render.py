@@ -64,7 +64,7 @@ def render_environment(spec: EnvironmentSpec, lock: Lock) -> RenderedEnvironment
             # the image the lock inventoried, by digest, is what AML runs
             image = spec.image
             if lock.inventory is not None and lock.image_digest:
-                from envlock.oci import parse_image
+                from envlock.image_ref import parse_image
 
                 image = parse_image(spec.image).pinned(lock.image_digest)
             content = ImageOnly(image)

@@ -73,7 +73,7 @@ def load_source(repo: Repo, source: str, platform: str, registry_opener: object)
 def image_packages(repo: Repo, image: str, label: str) -> PackageSet:
     """The packages of the environment a job on this image runs in, read from its layers now."""
     from envlock.image_inventory import read_inventory
-    from envlock.oci import parse_image
+    from envlock.image_ref import parse_image
 
     inventory, _ = read_inventory(parse_image(image), dict(load_settings(repo.root).image_mirrors))
     return from_inventory(inventory, label)

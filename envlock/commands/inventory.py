@@ -7,7 +7,7 @@ from pathlib import Path
 
 from envlock.errors import UsageError
 from envlock.image_inventory import ImageInventory, ReadStats, read_inventory
-from envlock.oci import parse_image
+from envlock.image_ref import parse_image
 from envlock.repo import find_repo
 from envlock.settings import load_settings
 

@@ -7,14 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from envlock.context_lock import LOCKS_DIR
 from envlock.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, DeclarationError, EnvlockError, UsageError
-from envlock.fresh_render import edited_lock_error
 from envlock.fsutil import atomic_write_many, remove
 from envlock.lockfile import (
     CONDA_LOCK_FILE,
     CONTEXT_LOCK_FILE,
     IMAGE_LOCK_FILE,
+    LOCKS_DIR,
     MAIN_FILES,
     REQUIREMENTS_TXT,
     Lock,
@@ -29,7 +28,6 @@ from envlock.repo import NO_DECLARATION, NO_DECLARATION_FIX, Repo
 from envlock.settings import Settings, load_settings
 from envlock.sources import declared_as_locked
 from envlock.spec import EnvironmentSpec, load_environment, requirement_name
-from envlock.trust import render_sha256
 
 # Locking waits mostly on the network (repodata, PyPI) and on subprocesses, not on this
 # process's CPU: more environments in flight than cores.
@@ -68,16 +66,17 @@ def load_specs(repo: Repo, names: list[str], settings: Settings
                ) -> tuple[list[EnvironmentSpec], list[LockOutcome]]:
     """The valid declarations, and for each of the others an outcome saying why (file, field, fix):
     one bad declaration does not stop the others."""
-    from envlock.buildcontext import unresolvable_image
-
     specs, refused = [], []
     for name in names:
         try:
             spec = load_environment(repo, name, settings)
             if spec.policy_problems:
                 raise spec.policy_problems[0].as_error()
-            if spec.context is not None and (error := unresolvable_image(spec.context)) is not None:
-                raise error
+            if spec.context is not None:
+                from envlock.buildcontext import unresolvable_image
+
+                if (error := unresolvable_image(spec.context)) is not None:
+                    raise error
         except EnvlockError as error:
             status = "invalid" if error.exit_code == EXIT_BAD_INPUT else "failed"
             refused.append(LockOutcome(name, status, error=error.message))
@@ -150,6 +149,8 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
     for spec in specs:
         header = read_header(spec.folder)
         if refuse_edited and header is not None and not header.is_untouched:
+            from envlock.fresh_render import edited_lock_error
+
             raise edited_lock_error(repo, spec.name, header)
         fresh = header is not None and header.is_fresh_for(spec.inputs_sha256())
         if fresh and not upgrade_all and not wanted:
@@ -185,6 +186,7 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
     def solve(item: tuple[EnvironmentSpec, Lock | None]) -> LockOutcome:
         # The solvers' modules only when something is solved: a relock of fresh locks is a check.
         from envlock.locking import LockRequest, lock_environment
+        from envlock.trust import render_sha256
 
         spec, previous = item
         progress.start(spec.name, "locking")
@@ -211,7 +213,10 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, min(jobs or default_jobs(), len(work) or 1))) as pool:
-        for outcome in pool.map(solve, work):
+        solved = pool.map(solve, work)
+        if work:
+            _import_for_after_the_solvers()
+        for outcome in solved:
             outcomes[outcome.name] = outcome
     ordered = [outcomes[name] for name in names]
     if report_undeclared:  # every folder under environments/ was asked for: none is skipped silently
@@ -220,6 +225,16 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
     if any(o.status in ("failed", "invalid") for o in ordered):
         raise LockFailed(ordered, failure_codes)
     return ordered
+
+
+def _import_for_after_the_solvers() -> None:
+    """Import what a solve needs once its conda solve is done (pip, then rendering and writing the
+    lock) while the solvers run: rattler solves without the GIL and uv is a child process, so this
+    costs the first solve nothing instead of adding to it afterwards."""
+    import envlock.context_lock  # noqa: F401
+    import envlock.pypi_names  # noqa: F401
+    import envlock.solvers.pip_uv  # noqa: F401
+    import envlock.trust  # noqa: F401
 
 
 def _write_lock(root: Path, folder: Path, files: dict[Path, str]) -> None:

@@ -19,8 +19,9 @@ import yaml
 
 from envlock.errors import UsageError
 from envlock.extras import require_extra
-from envlock.httpget import check_ca_bundle, network_limits
+from envlock.httpget import check_ca_bundle
 from envlock.kinds import DOCKERFILE, BuildContext, EnvironmentContent, ImageOnly, ImageWithConda
+from envlock.network_limits import network_limits
 from envlock.registries import EnvironmentVersion, RegistryError, RegistryUnreachable, VersionExists, newest_first
 from envlock.runtime import InferenceConfig, Runtime, canonical_os_type
 

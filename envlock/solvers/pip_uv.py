@@ -27,8 +27,8 @@ import tomllib
 from envlock.errors import ServiceUnreachable, SolveError, indent
 from envlock.extras import require_extra
 from envlock.fsutil import remove_stale_temp_dirs
-from envlock.httpget import network_limits
 from envlock.lockfile import LockedPackage
+from envlock.network_limits import network_limits
 from envlock.platforms import TargetPlatform
 from envlock.processes import run_child
 
