@@ -40,6 +40,16 @@ class CannotWrite(UsageError):
     """The file system refused a write (a folder in the file's place, no space, read-only, permissions)."""
 
 
+def folder_entries(folder: Path | str) -> dict[str, os.DirEntry[str]] | None:
+    """The entries of `folder` by name from one read of it (each knows its kind without a stat of
+    its own), for callers that look at the same folder several times; None when it cannot be read."""
+    try:
+        with os.scandir(folder) as scan:
+            return {entry.name: entry for entry in scan}
+    except OSError:
+        return None
+
+
 def resolve(path: Path) -> Path:
     """`path.resolve()`, with a symlink loop (RuntimeError before Python 3.13, OSError after) named."""
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ import yaml
 
 from envlock import __version__
 from envlock.errors import DeclarationError
+from envlock.fsutil import folder_entries
 from envlock.kinds import Kind
 from envlock.yamlio import MAX_LOCK_BYTES, decode_text, parse_yaml, read_bytes, read_text
 
@@ -181,21 +182,21 @@ def _fill_hash_line(name: str, text: str, digest: str) -> str:
     return text[:match.start()] + line + text[match.end():]
 
 
-def lock_files(folder: Path) -> list[Path]:
+def lock_files(folder: Path, entries: Mapping[str, os.DirEntry[str]] | None = None) -> list[Path]:
     """The lock files present for an environment folder (context-lock.yml, image-lock.yml, conda-lock.yml
-    or requirements*.txt)."""
-    try:  # one read of the folder, the kind of each entry with it: check runs this for every environment
-        with os.scandir(folder) as scan:
-            files = {entry.name for entry in scan if entry.name in _LOCK_NAMES and entry.is_file()}
-    except OSError:
-        return []
+    or requirements*.txt). `entries`: the folder's listing, when the caller has read it already."""
+    if entries is None:
+        entries = folder_entries(folder)
+        if entries is None:
+            return []
+    files = {name for name in _LOCK_NAMES if name in entries and entries[name].is_file()}
     for single in (CONTEXT_LOCK_FILE, IMAGE_LOCK_FILE, CONDA_LOCK_FILE):
         if single in files:
             return [folder / single]
-    main = folder / REQUIREMENTS_TXT
     if REQUIREMENTS_TXT not in files:
         return []
-    return [main, *sorted(folder.glob("requirements-*.txt"))]
+    others = sorted(name for name in entries if name.startswith("requirements-") and name.endswith(".txt"))
+    return [folder / REQUIREMENTS_TXT, *(folder / name for name in others)]
 
 
 _LOCK_NAMES = frozenset((CONTEXT_LOCK_FILE, IMAGE_LOCK_FILE, CONDA_LOCK_FILE, REQUIREMENTS_TXT))
@@ -374,9 +375,9 @@ def _dump(data: Any) -> str:
 _REQ_META = re.compile(r"^# envlock-([a-z0-9-]+): (.*)$")
 
 
-def read_header(folder: Path) -> LockHeader | None:
+def read_header(folder: Path, entries: Mapping[str, os.DirEntry[str]] | None = None) -> LockHeader | None:
     """The recorded hashes and the recomputed content hash, without parsing packages."""
-    files = lock_files(folder)
+    files = lock_files(folder, entries)
     if not files:
         return None
     if files[0].name == CONTEXT_LOCK_FILE:
@@ -460,22 +461,24 @@ def _hash_line(data: bytes) -> re.Match[bytes] | None:
 
 
 def _custom_values(head: str) -> dict[str, str]:
-    """What _CUSTOM_META finds in a conda-lock header, each key found by its text."""
+    """The envlock.<key> values of a conda-lock header's custom_metadata (an indented `key: value`
+    line each), each key found by its text: `check` reads one header per environment."""
     values = {}
     for key in _CUSTOM_KEYS:
-        start = head.find(f"envlock.{key}:")
+        marker = f"envlock.{key}:"
+        start = head.find(marker)
         if start < 0:
             continue
+        indent = head[head.rfind("\n", 0, start) + 1:start]
+        if len(indent) < 2 or indent.strip(" "):
+            continue
         end = head.find("\n", start)
-        match = _CUSTOM_META.match(head, head.rfind("\n", 0, start) + 1, end if end >= 0 else len(head))
-        if match:
-            values[key] = _yaml_scalar(match[2])
+        values[key] = _yaml_scalar(head[start + len(marker):end if end >= 0 else len(head)].strip(" "))
     return values
 
 
 _PACKAGE_SECTION_BYTES = PACKAGE_SECTION.encode()
 _CUSTOM_KEYS = ("inputs-sha256", "image", "sources-sha256", "render-sha256")  # what a header reader needs
-_CUSTOM_META = re.compile(rf"^ {{2,}}envlock\.({'|'.join(map(re.escape, _CUSTOM_KEYS))}): *(.*?) *$", re.MULTILINE)
 
 
 def _yaml_scalar(text: str) -> str:

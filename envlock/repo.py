@@ -44,11 +44,22 @@ def declaration_file(folder: Path) -> Path | None:
 
 
 def _text(path: Path) -> str:
+    """The file's first 2 MB (loading refuses a bigger declaration), bytes decoded leniently: only
+    keys are looked for. Non-blocking, so a pipe named like a declaration does not hang discovery."""
     try:
-        with open(path, "rb") as handle:  # a text-mode read costs twice as much; only keys are looked for
-            return handle.read().decode("utf-8", errors="replace")
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return ""
+    try:
+        size = min(os.fstat(descriptor).st_size, _MAX_SCANNED_BYTES)
+        return os.read(descriptor, size + 1).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(descriptor)
+
+
+_MAX_SCANNED_BYTES = 2 * 1024 * 1024
 
 
 def _is_conda_file(path: Path) -> bool:

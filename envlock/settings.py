@@ -85,9 +85,12 @@ class Settings:
     defaults_channels: tuple[str, ...] = ()
     per_environment: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def for_environment(self, name: str, folder: Path) -> EnvironmentSettings:
+    def for_environment(self, name: str, folder: Path, *, has_local_file: bool | None = None) -> EnvironmentSettings:
+        """`has_local_file`: whether the folder holds an envlock.yaml, when the caller has listed it."""
         local = folder / SETTINGS_FILE
-        if not self.per_environment.get(name) and not os.path.isfile(local):
+        if has_local_file is None:
+            has_local_file = os.path.isfile(local)
+        if not self.per_environment.get(name) and not has_local_file:
             return self._shared_environment_settings  # check asks this for every environment
         merged: dict[str, Any] = {
             "platforms": self.platforms,

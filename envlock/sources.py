@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from envlock.fsutil import folder_entries
 from envlock.hashing import canonical_json
 
 if TYPE_CHECKING:
@@ -30,43 +32,57 @@ _LOCK_NAMES = ("conda-lock.yml", "context-lock.yml", "image-lock.yml", "requirem
 _MAX_SOURCE_BYTES = 2 * 1024 * 1024
 
 
-def sources_sha256(folder: Path, settings: EnvironmentSettings) -> str | None:
+def sources_sha256(folder: Path, settings: EnvironmentSettings,
+                   entries: Mapping[str, os.DirEntry[str]] | None = None) -> str | None:
     """sha256 of the settings and every file directly in `folder` but its locks; None when a
-    symlink or an unreadable or oversized file makes the folder unfit to vouch for itself."""
+    symlink or an unreadable or oversized file makes the folder unfit to vouch for itself.
+    `entries`: the folder's listing, when the caller has read it already."""
     digest = hashlib.sha256(_settings_line(settings))
     try:
         if os.path.islink(folder):
             return None
-        with os.scandir(folder) as scan:
-            entries = sorted(scan, key=lambda entry: entry.name)
-        for entry in entries:
+        if entries is None:
+            entries = folder_entries(folder)
+            if entries is None:
+                return None
+        for name in sorted(entries):
+            entry = entries[name]
             if entry.is_symlink():
                 return None
-            if not entry.is_file(follow_symlinks=False) or _is_lock(entry.name):
+            if not entry.is_file(follow_symlinks=False) or _is_lock(name):
                 continue
-            with open(entry.path, "rb") as handle:
-                if os.fstat(handle.fileno()).st_size > _MAX_SOURCE_BYTES:
+            descriptor = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            try:
+                size = os.fstat(descriptor).st_size
+                if size > _MAX_SOURCE_BYTES:
                     return None
-                data = handle.read()  # read(limit) would allocate the whole limit for every small file
-            digest.update(f"{entry.name}\n{len(data)}\n".encode())
+                # a short read or a file changing meanwhile only makes a fingerprint that does not match
+                data = os.read(descriptor, size + 1)
+            finally:
+                os.close(descriptor)
+            digest.update(f"{name}\n{len(data)}\n".encode())
             digest.update(data)
     except OSError:
         return None
     return digest.hexdigest()
 
 
-def declared_as_locked(header: LockHeader | None, settings: Settings, name: str, folder: Path) -> bool:
+def declared_as_locked(header: LockHeader | None, settings: Settings, name: str, folder: Path,
+                       entries: Mapping[str, os.DirEntry[str]] | None = None) -> bool:
     """The declaration's files are byte for byte what the (untouched) lock recorded: `lock` accepted
     them then, so they are valid and the lock is fresh without parsing them."""
     from envlock.errors import DeclarationError
+    from envlock.settings import SETTINGS_FILE
 
     if header is None or header.sources_sha256 is None or not header.is_untouched:
         return False
     try:
-        environment_settings = settings.for_environment(name, folder)
+        local = entries.get(SETTINGS_FILE) if entries is not None else None
+        environment_settings = settings.for_environment(
+            name, folder, has_local_file=None if entries is None else local is not None and local.is_file())
     except DeclarationError:
         return False  # the full path reports it
-    return sources_sha256(folder, environment_settings) == header.sources_sha256
+    return sources_sha256(folder, environment_settings, entries) == header.sources_sha256
 
 
 def recordable_sources_sha256(spec: EnvironmentSpec) -> str | None:

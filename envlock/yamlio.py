@@ -34,24 +34,49 @@ def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     """A user's file; missing, unreadable or larger than `limit` is a DeclarationError."""
     try:
         # O_NONBLOCK: a pipe named like a declaration must not wait forever for a writer
-        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
-            status = os.fstat(handle.fileno())
-            if not stat.S_ISREG(status.st_mode):  # a pipe, a device (/dev/zero never ends), a socket
-                raise DeclarationError(path, "is not a regular file (a pipe, device or socket)",
-                                       fix="replace it with the YAML file, or remove it")
-            # the size first: read(limit + 1) would allocate the whole limit for every small file
-            data = handle.read() if status.st_size <= limit else handle.read(limit + 1)
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise DeclarationError(path, "file not found", fix="create it or correct the path") from None
     except IsADirectoryError:
         raise DeclarationError(path, "is a folder, not a file", fix="name a file") from None
     except OSError as exc:
-        raise DeclarationError(path, f"cannot be read: {exc.strerror or exc}",
-                               fix="check the file's permissions") from None
+        raise _unreadable(path, exc) from None
+    try:
+        status = os.fstat(descriptor)
+        if stat.S_ISDIR(status.st_mode):
+            raise DeclarationError(path, "is a folder, not a file", fix="name a file")
+        if not stat.S_ISREG(status.st_mode):  # a pipe, a device (/dev/zero never ends), a socket
+            raise DeclarationError(path, "is not a regular file (a pipe, device or socket)",
+                                   fix="replace it with the YAML file, or remove it")
+        data = _read_up_to(descriptor, status.st_size, limit + 1)
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    finally:
+        os.close(descriptor)
     if len(data) > limit:
         raise DeclarationError(path, f"is larger than {limit // (1024 * 1024)} MB, more than envlock reads "
                                "from such a file", fix="check that this is the right file; split or shrink it")
     return data
+
+
+def _read_up_to(descriptor: int, size: int, most: int) -> bytes:
+    """At most `most` bytes to the end of the file. Plain os.read: `check` reads a lock for every
+    environment, and a buffered file object costs more than the read. The size is a hint (the
+    file may grow); asking for more than it would allocate that much for every small file."""
+    chunks = []
+    total = 0
+    while total < most:
+        wanted = size + 1 - total if size + 1 > total else 64 * 1024  # the size, then whatever was added
+        chunk = os.read(descriptor, min(most - total, wanted))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _unreadable(path: Path, error: OSError) -> DeclarationError:
+    return DeclarationError(path, f"cannot be read: {error.strerror or error}", fix="check the file's permissions")
 
 
 def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:

@@ -7,6 +7,7 @@ import re
 from envlock.dockerfile import is_templated
 from envlock.errors import DeclarationError
 from envlock.findings import Finding
+from envlock.fsutil import folder_entries
 from envlock.kinds import Kind
 from envlock.lockfile import LockHeader, read_header
 from envlock.repo import ENV_FILE, NO_DECLARATION, NO_DECLARATION_FIX, Repo, declaration_file
@@ -47,8 +48,9 @@ def _nothing_declared(repo: Repo) -> Finding:
 
 def _check_environment(repo: Repo, name: str, settings: Settings, strict: bool) -> list[Finding]:
     folder = repo.environments_dir / name
-    header = read_header(folder)
-    if declared_as_locked(header, settings, name, folder):
+    entries = folder_entries(folder)  # one read of the folder for the lock and the sources both
+    header = read_header(folder, entries)
+    if declared_as_locked(header, settings, name, folder, entries):
         assert header is not None
         return _image_findings(repo, name, header.image or "", strict)
     return _parsed_environment_findings(repo, name, settings, strict, header)
