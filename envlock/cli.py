@@ -7,6 +7,8 @@ that need them so that `envlock --version` and `envlock check` start fast.
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -636,4 +638,21 @@ def sbom(ctx: click.Context, source: str, sbom_format: str, platform: str, outpu
 
 
 def main() -> None:
-    cli(prog_name="envlock")
+    """The `envlock` command. It ends without the interpreter's teardown: once azure-ai-ml is loaded,
+    freeing its modules one by one takes longer (0.3 s) than register's whole decision for 100
+    unchanged environments. Exit handlers still run and the output is flushed first."""
+    try:
+        cli(prog_name="envlock")
+        status: object = 0
+    except SystemExit as done:
+        status = done.code
+    if isinstance(status, str):  # sys.exit("message"): printed, exit 1, as the interpreter would
+        print(status, file=sys.stderr)
+    code = status if isinstance(status, int) else 0 if status is None else 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (envlock ... | head): nothing more to say
+            code = code or 1
+    os._exit(code)

@@ -145,14 +145,20 @@ def _cyclonedx(lock: Lock, platform: str, packages: list[LockedPackage], tool_ve
                              properties=[Property(name=k, value=v) for k, v in _properties(lock, platform)]),
     )
     # The library stamps "now" into metadata.timestamp; a reproducible SBOM has none.
-    with warnings.catch_warnings():  # the lock has no dependency graph to give; that is not an error
-        warnings.simplefilter("ignore", UserWarning)
-        document = json.loads(JsonV1Dot6(bom).output_as_string())
+    _ignore_missing_dependency_graph()
+    document = json.loads(JsonV1Dot6(bom).output_as_string())
     document["metadata"].pop("timestamp", None)
     document["metadata"]["tools"]["components"] = [
         tool for tool in document["metadata"]["tools"]["components"] if tool.get("name") == "envlock"
     ]
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def _ignore_missing_dependency_graph() -> None:
+    """The lock has no dependency graph to give, which cyclonedx warns about; that is not an error.
+    A process-wide filter (adding it again replaces it): catch_warnings() is not thread-safe, and
+    register writes SBOMs from several threads."""
+    warnings.filterwarnings("ignore", message="The Component this BOM is describing", category=UserWarning)
 
 
 def _spdx(lock: Lock, platform: str, packages: list[LockedPackage], tool_version: str) -> str:

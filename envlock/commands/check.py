@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from envlock.dockerfile import is_templated
 from envlock.errors import DeclarationError
 from envlock.findings import Finding
 from envlock.fsutil import folder_entries
@@ -102,6 +101,8 @@ def _parsed_environment_findings(repo: Repo, name: str, settings: Settings, stri
 
 def _dockerfile_findings(spec: EnvironmentSpec, repo: Repo, strict: bool, *, locked: bool) -> list[Finding]:
     """What the lock of a build context cannot pin, at Dockerfile:line."""
+    from envlock.dockerfile import is_templated
+
     assert spec.context is not None
     path = repo.relative(spec.context.folder / spec.context.dockerfile_path)
     dockerfile = spec.context.dockerfile

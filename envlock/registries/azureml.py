@@ -157,7 +157,6 @@ class AzureMLRegistry:
             try:
                 from azure.ai.ml._restclient.arm_ml_service.models import EnvironmentVersion as RestVersion
                 from azure.ai.ml._utils._asset_utils import _get_latest
-                from azure.ai.ml.entities import Environment
 
                 rest: Any = _get_latest(name, environments._version_operations, environments._resource_group_name,
                                    environments._workspace_name, environments._registry_name,
@@ -169,7 +168,7 @@ class AzureMLRegistry:
                 return next(iter(newest_first(self.list_versions(name))), None)
             if rest is None:
                 return None
-            return _from_entity(Environment._from_rest_object(rest), archived=bool(rest.properties.is_archived))
+            return _from_rest(rest)
 
     def create_version(self, draft: EnvironmentVersion) -> EnvironmentVersion:
         from azure.ai.ml.entities import Environment
@@ -372,20 +371,42 @@ def _content(entity: Any) -> EnvironmentContent:
     return ImageOnly(str(entity.image))
 
 
-def _runtime(entity: Any) -> Runtime:
-    """What the service recorded: osType (Linux when none was sent) and inferenceConfig."""
-    os_type = getattr(entity, "os_type", None)
-    return Runtime(canonical_os_type(os_type) or (str(os_type) if os_type else None),
-                   InferenceConfig.from_stored(getattr(entity, "inference_config", None)))
-
-
 def _from_entity(entity: Any, archived: bool = False) -> EnvironmentVersion:
     created: Any = entity.creation_context.created_at if entity.creation_context else None
+    return _version(entity.name, entity.version, _content(entity), entity.description, entity.tags, created,
+                    archived, getattr(entity, "os_type", None), getattr(entity, "inference_config", None))
+
+
+def _from_rest(rest: Any) -> EnvironmentVersion:
+    """What _from_entity reads, from the service's answer itself: the SDK's conversion to an entity
+    parses the conda file with PyYAML's pure-Python loader (about 10 ms for a big environment, with
+    the GIL held), and register keeps the text."""
+    from azure.ai.ml._utils._arm_id_utils import AMLVersionedArmId
+
+    properties = rest.properties
+    arm_id = AMLVersionedArmId(arm_id=rest.id)  # type: ignore[no-untyped-call]
+    if properties.build is not None:
+        build = properties.build
+        content: EnvironmentContent = BuildContext((), build.dockerfile_path or DOCKERFILE, location=build.context_uri)
+    elif properties.conda_file:
+        content = ImageWithConda(str(properties.image), properties.conda_file)
+    else:
+        content = ImageOnly(str(properties.image))
+    created = rest.system_data.created_at if rest.system_data else None
+    return _version(arm_id.asset_name, arm_id.asset_version, content, properties.description, properties.tags,
+                    created, bool(properties.is_archived), properties.os_type, properties.inference_config)
+
+
+def _version(name: str, version: Any, content: EnvironmentContent, description: str | None,
+             tags: dict[str, Any] | None, created: Any, archived: bool, os_type: Any,
+             inference_config: Any) -> EnvironmentVersion:
     return EnvironmentVersion(
-        name=entity.name, version=str(entity.version), content=_content(entity),
-        description=entity.description, tags={str(k): str(v) for k, v in (entity.tags or {}).items()},
+        name=name, version=str(version), content=content,
+        description=description, tags={str(k): str(v) for k, v in (tags or {}).items()},
         created_at=created.isoformat() if hasattr(created, "isoformat") else str(created or ""),
-        archived=archived, runtime=_runtime(entity),
+        archived=archived,
+        runtime=Runtime(canonical_os_type(os_type) or (str(os_type) if os_type else None),
+                        InferenceConfig.from_stored(inference_config)),
     )
 
 
