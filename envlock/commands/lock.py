@@ -213,10 +213,7 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, min(jobs or default_jobs(), len(work) or 1))) as pool:
-        solved = pool.map(solve, work)
-        if work:
-            _import_for_after_the_solvers()
-        for outcome in solved:
+        for outcome in pool.map(solve, work):
             outcomes[outcome.name] = outcome
     ordered = [outcomes[name] for name in names]
     if report_undeclared:  # every folder under environments/ was asked for: none is skipped silently
@@ -225,16 +222,6 @@ def run_lock(repo: Repo, names: list[str], *, update: tuple[str, ...] = (), upgr
     if any(o.status in ("failed", "invalid") for o in ordered):
         raise LockFailed(ordered, failure_codes)
     return ordered
-
-
-def _import_for_after_the_solvers() -> None:
-    """Import what a solve needs once its conda solve is done (pip, then rendering and writing the
-    lock) while the solvers run: rattler solves without the GIL and uv is a child process, so this
-    costs the first solve nothing instead of adding to it afterwards."""
-    import envlock.context_lock  # noqa: F401
-    import envlock.pypi_names  # noqa: F401
-    import envlock.solvers.pip_uv  # noqa: F401
-    import envlock.trust  # noqa: F401
 
 
 def _write_lock(root: Path, folder: Path, files: dict[Path, str]) -> None:
