@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from envlock.errors import DeclarationError
 from envlock.findings import Finding
@@ -12,7 +13,9 @@ from envlock.lockfile import LockHeader, read_header
 from envlock.repo import ENV_FILE, NO_DECLARATION, NO_DECLARATION_FIX, Repo, declaration_file
 from envlock.settings import Settings, load_settings
 from envlock.sources import declared_as_locked
-from envlock.spec import EnvironmentSpec, load_environment
+
+if TYPE_CHECKING:
+    from envlock.spec import EnvironmentSpec
 
 IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
@@ -66,6 +69,8 @@ def _image_findings(repo: Repo, name: str, image: str, strict: bool) -> list[Fin
 
 def _parsed_environment_findings(repo: Repo, name: str, settings: Settings, strict: bool,
                                  header: LockHeader | None) -> list[Finding]:
+    from envlock.spec import load_environment  # only for a declaration its lock cannot vouch for
+
     relative = repo.relative
     try:
         spec = load_environment(repo, name, settings)
