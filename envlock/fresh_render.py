@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from envlock.errors import DeclarationError, EnvlockError
 from envlock.fsutil import safe_path
-from envlock.lockfile import LockHeader, read_checked_lock, read_header
+from envlock.lockfile import Lock, LockHeader, read_checked_lock, read_header
 from envlock.render import RenderedEnvironment, render_environment
 from envlock.repo import Repo
 from envlock.settings import Settings, load_settings
@@ -23,6 +23,11 @@ def edited_lock_error(repo: Repo, name: str, header: LockHeader) -> DeclarationE
 
 def rendered_for(repo: Repo, names: list[str]) -> list[RenderedEnvironment]:
     """Render environments from their current, fresh locks (no solving)."""
+    return [rendered for rendered, _ in rendered_with_locks(repo, names)]
+
+
+def rendered_with_locks(repo: Repo, names: list[str]) -> list[tuple[RenderedEnvironment, Lock]]:
+    """rendered_for, each with the lock it was rendered from (parsed once, for whoever needs it next)."""
     settings = load_settings(repo.root)
     result = []
     for name in names:
@@ -30,7 +35,7 @@ def rendered_for(repo: Repo, names: list[str]) -> list[RenderedEnvironment]:
         checked = read_checked_lock(name, spec.folder)
         _refuse_unusable(repo, name, checked[0] if checked else None, spec.inputs_sha256())
         assert checked is not None
-        result.append(render_environment(spec, checked[1]))
+        result.append((render_environment(spec, checked[1]), checked[1]))
     return result
 
 

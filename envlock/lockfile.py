@@ -464,8 +464,7 @@ def _custom_values(head: str) -> dict[str, str]:
     """The envlock.<key> values of a conda-lock header's custom_metadata (an indented `key: value`
     line each), each key found by its text: `check` reads one header per environment."""
     values = {}
-    for key in _CUSTOM_KEYS:
-        marker = f"envlock.{key}:"
+    for key, marker in _CUSTOM_MARKERS:
         start = head.find(marker)
         if start < 0:
             continue
@@ -479,6 +478,7 @@ def _custom_values(head: str) -> dict[str, str]:
 
 _PACKAGE_SECTION_BYTES = PACKAGE_SECTION.encode()
 _CUSTOM_KEYS = ("inputs-sha256", "image", "sources-sha256", "render-sha256")  # what a header reader needs
+_CUSTOM_MARKERS = tuple((key, f"envlock.{key}:") for key in _CUSTOM_KEYS)
 
 
 def _yaml_scalar(text: str) -> str:

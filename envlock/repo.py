@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from envlock.errors import UsageError
@@ -32,18 +33,26 @@ def declaration_file(folder: Path) -> Path | None:
     other *.yml/*.yaml is one when it has an environment $schema or a top-level image:, conda_file:
     or build: key (azureml-examples names them docker-image.yml, environment.yml, ...).
     """
-    first = folder / ENV_FILE
+    name = _declaration_name(str(folder))
+    return folder / name if name is not None else None
+
+
+def _declaration_name(folder: str) -> str | None:
+    """declaration_file's answer as a file name, on plain strings (discovery asks it for every folder)."""
+    first = os.path.join(folder, ENV_FILE)
     if os.path.isfile(first) and not _is_conda_file(first):
-        return first
+        return ENV_FILE
     try:
-        candidates = sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and p.name != ENV_FILE
-                            and p.name not in NOT_DECLARATIONS and p.is_file())
+        with os.scandir(folder) as scan:
+            candidates = sorted(entry.name for entry in scan
+                                if os.path.splitext(entry.name)[1] in YAML_SUFFIXES and entry.name != ENV_FILE
+                                and entry.name not in NOT_DECLARATIONS and entry.is_file())
     except OSError:
         return None
-    return next((path for path in candidates if _ENVIRONMENT_KEY.search(_text(path))), None)
+    return next((name for name in candidates if _ENVIRONMENT_KEY.search(_text(os.path.join(folder, name)))), None)
 
 
-def _text(path: Path) -> str:
+def _text(path: str) -> str:
     """The file's first 2 MB (loading refuses a bigger declaration), bytes decoded leniently: only
     keys are looked for. Non-blocking, so a pipe named like a declaration does not hang discovery."""
     try:
@@ -62,7 +71,7 @@ def _text(path: Path) -> str:
 _MAX_SCANNED_BYTES = 2 * 1024 * 1024
 
 
-def _is_conda_file(path: Path) -> bool:
+def _is_conda_file(path: str) -> bool:
     text = _text(path)
     return bool(_CONDA_KEY.search(text)) and not _ENVIRONMENT_KEY.search(text)
 
@@ -71,7 +80,7 @@ def _is_conda_file(path: Path) -> bool:
 class Repo:
     root: Path
 
-    @property
+    @cached_property
     def environments_dir(self) -> Path:
         return self.root / ENVIRONMENTS_DIR
 
@@ -88,32 +97,32 @@ class Repo:
 
     def environment_names(self) -> list[str]:
         """Every folder under environments/ that holds an AML environment YAML (found by shape), sorted."""
-        return sorted(folder.name for folder in self._folders() if self._declared(folder))
+        return [name for name, is_link in self._folder_names() if self._declared(name, is_link)]
 
     def undeclared_folders(self, declared: Collection[str] | None = None) -> list[Path]:
         """Folders under environments/ with no recognisable declaration: reported, never skipped silently.
 
         `declared`: what environment_names() returned, so the folders are not read a second time.
         """
-        if declared is not None:
-            return [folder for folder in self._folders() if folder.name not in declared]
-        return [folder for folder in self._folders() if not self._declared(folder)]
+        return [self.environments_dir / name for name, is_link in self._folder_names()
+                if (name not in declared if declared is not None else not self._declared(name, is_link))]
 
-    def _declared(self, folder: Path) -> bool:
+    def _declared(self, name: str, is_link: bool) -> bool:
         """A folder linked in from outside the repository counts as declared without being read:
         loading it is then refused with the link named (nothing is followed out of the repository)."""
-        if os.path.islink(folder) and not os.path.realpath(folder).startswith(os.path.realpath(self.root) + os.sep):
+        folder = os.path.join(self.environments_dir, name)
+        if is_link and not os.path.realpath(folder).startswith(os.path.realpath(self.root) + os.sep):
             return True
-        return declaration_file(folder) is not None
+        return _declaration_name(folder) is not None
 
-    def _folders(self) -> list[Path]:
+    def _folder_names(self) -> list[tuple[str, bool]]:
+        """(name, is a symlink) of each folder under environments/, sorted by name."""
         try:
             with os.scandir(self.environments_dir) as scan:  # the kind of each entry without a stat each
-                names = sorted(entry.name for entry in scan
-                               if not entry.name.startswith((".", "_")) and entry.is_dir())
+                return sorted((entry.name, entry.is_symlink()) for entry in scan
+                              if not entry.name.startswith((".", "_")) and entry.is_dir())
         except OSError:  # no environments/ (or not a folder)
             return []
-        return [self.environments_dir / name for name in names]
 
     def select(self, names: tuple[str, ...] | list[str]) -> list[str]:
         """The named environments (all when none are named); unknown names are a usage error."""

@@ -19,10 +19,10 @@ from functools import partial
 
 from envlock import __version__
 from envlock.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_UNREACHABLE, EnvlockError, MissingExtra
-from envlock.fresh_render import fresh_header, rendered_for
+from envlock.fresh_render import fresh_header, rendered_with_locks
 from envlock.gitinfo import commits_for
 from envlock.kinds import ImageOnly
-from envlock.lockfile import read_lock
+from envlock.lockfile import Lock
 from envlock.options import default_jobs
 from envlock.output import echo_status
 from envlock.progress import Progress
@@ -181,10 +181,10 @@ def run_register(repo: Repo, names: list[str], registry: Registry, *, dry_run: b
                 reference = format_reference(name, latest.version, registry=registry_name)
                 registration = Registration(name, latest.version, latest.lock_sha256 or "", "unchanged", reference)
                 return registration, time.perf_counter() - started
-            [environment] = rendered_for(repo, [name])
+            [(environment, lock)] = rendered_with_locks(repo, [name])
             registration = register_one(registry, draft_version(environment, commits[name]), dry_run=dry_run,
                                         registry_name=registry_name, latest=latest,
-                                        creation_tags=partial(_sbom_tag, repo, name), restore=restore,
+                                        creation_tags=partial(_sbom_tag, name, lock), restore=restore,
                                         declared=environment.declared_version)
         except EnvlockError as exc:
             registration = Registration(name, None, "", "failed", None, exc.message, exc.exit_code)
@@ -199,10 +199,7 @@ def run_register(repo: Repo, names: list[str], registry: Registry, *, dry_run: b
     return results
 
 
-def _sbom_tag(repo: Repo, name: str) -> dict[str, str]:
-    lock = read_lock(name, repo.environments_dir / name)
-    if lock is None:
-        return {}
+def _sbom_tag(name: str, lock: Lock) -> dict[str, str]:
     try:
         return {SBOM_TAG: registered_sbom_sha256(lock)}
     except MissingExtra as exc:  # the version is still registered, and says it has no SBOM hash
