@@ -36,8 +36,6 @@ def lock_environment(request: LockRequest) -> Lock:
     # and ask the image's registry for its tag's digest meanwhile.
     with ThreadPoolExecutor(max_workers=len(spec.settings.platforms) + 1) as pool:
         image_digest = pool.submit(tag_digest, spec.image, request.settings)
-        if spec.pip_dependencies:  # uv's path is looked up (sysconfig) while conda solves, not after
-            pool.submit(_find_uv)
         per_platform = list(pool.map(lambda platform: _lock_platform(request, platform), spec.settings.platforms))
     return Lock(
         name=spec.name,
@@ -204,12 +202,6 @@ def _conda_preferences(previous: list[LockedPackage], request: LockRequest) -> t
         for p in previous
         if p.manager == "conda" and p.name not in request.update
     )
-
-
-def _find_uv() -> None:
-    from envlock.solvers.pip_uv import uv_binary
-
-    uv_binary()
 
 
 def _resolve_pip(spec: EnvironmentSpec, request: LockRequest, platform: TargetPlatform,

@@ -37,6 +37,6 @@ def _death_signal_setter() -> Callable[[], None] | None:
 _SET_DEATH_SIGNAL = _death_signal_setter()
 
 
-def start_child(command: list[str], **kwargs: Any) -> subprocess.Popen[str]:
-    """subprocess.Popen for a helper process that must not outlive envlock (killed with it on Linux)."""
-    return subprocess.Popen(command, preexec_fn=_SET_DEATH_SIGNAL, **kwargs)  # noqa: PLW1509
+def run_child(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """subprocess.run for a helper process that must not outlive envlock (killed with it on Linux)."""
+    return subprocess.run(command, preexec_fn=_SET_DEATH_SIGNAL, **kwargs)  # noqa: PLW1509

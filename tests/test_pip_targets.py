@@ -11,7 +11,7 @@ import pytest
 import yaml
 from packaging.version import Version
 
-from envlock.processes import start_child
+from envlock.processes import run_child
 from envlock.solvers import pip_uv
 from tests.conftest import RepoBuilder
 
@@ -34,11 +34,11 @@ def test_conda_python_310_gets_the_backports_pytest_needs_below_311(repo: RepoBu
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     uv_targets: list[str] = []
 
-    def counted(command: list[str], **kwargs: Any) -> subprocess.Popen[str]:
+    def counted(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         uv_targets.append(command[command.index("--python-platform") + 1])
-        return start_child(command, **kwargs)
+        return run_child(command, **kwargs)
 
-    monkeypatch.setattr(pip_uv, "start_child", counted)  # envlock's own helper, still the real uv
+    monkeypatch.setattr(pip_uv, "run_child", counted)  # envlock's own helper, still the real uv
     repo.settings("platforms: [linux-64, win-64]\n")
     folder = repo.env("tests310", conda=PYTEST_IN_CONDA)
     result = repo.run("lock")

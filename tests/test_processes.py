@@ -14,9 +14,9 @@ from envlock.fsutil import remove_stale_temp_dirs
 
 PARENT = """
 import sys
-from envlock.processes import start_child
+from envlock.processes import run_child
 print(flush=True)
-start_child([sys.executable, "-c", "import os, time; print(os.getpid(), flush=True); time.sleep(120)"]).wait()
+run_child([sys.executable, "-c", "import os, time; print(os.getpid(), flush=True); time.sleep(120)"])
 """
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,7 +30,7 @@ from envlock.fsutil import remove_stale_temp_dirs
 from envlock.lockfile import LockedPackage
 from envlock.network_limits import network_limits
 from envlock.platforms import TargetPlatform
-from envlock.processes import start_child
+from envlock.processes import run_child
 
 
 @dataclass(frozen=True)
@@ -96,15 +95,14 @@ def resolve_pip(request: PipRequest) -> list[LockedPackage]:
             command += ["--upgrade-package", package]
         if request.upgrade_all:
             command.append("--upgrade")
-        with start_child(command, cwd=folder, env=_uv_environment(request.platform), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True) as uv:
-            supported = _supported_tags(request.python_version, request.platform)  # while uv resolves
-            _, stderr = uv.communicate()
-        if uv.returncode != 0:
-            message, unreachable = _explain_failure(stderr, request)
+        result = run_child(command, cwd=folder, env=_uv_environment(request.platform),
+                           capture_output=True, text=True)
+        if result.returncode != 0:
+            message, unreachable = _explain_failure(result.stderr, request)
             raise (ServiceUnreachable if unreachable else SolveError)(message)
         document = tomllib.loads((folder / "pylock.toml").read_text())
     provided = {normalize_name(name) for name, _ in request.provided}
+    supported = _supported_tags(request.python_version, request.platform)
     packages = []
     for entry in document.get("packages", []):
         if normalize_name(entry["name"]) in provided:
