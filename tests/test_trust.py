@@ -74,7 +74,7 @@ def test_the_recorded_render_is_what_register_stores_for_each_kind(repo: RepoBui
 
 def test_unchanged_is_decided_without_parsing_or_rendering_the_lock(repo: RepoBuilder, aml: AmlEmulator,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """The read-back through azure-ai-ml (the conda file re-dumped by the SDK) digests to the header's."""
+    """The newest version as azure-ai-ml reads it back digests to what the header recorded."""
     from envlock.commands import register
     from envlock.registries import open_registry
     from envlock.repo import Repo
@@ -87,7 +87,7 @@ def test_unchanged_is_decided_without_parsing_or_rendering_the_lock(repo: RepoBu
     def refuse(*args: object, **kwargs: object) -> object:
         raise AssertionError("the lock was parsed or rendered")
 
-    monkeypatch.setattr(register, "rendered_for", refuse)
+    monkeypatch.setattr(register, "rendered_with_locks", refuse)
     monkeypatch.setattr("envlock.lockfile._conda_lock_from_text", refuse)
     [again] = register.run_register(Repo(repo.root), ["train"], open_registry(aml.workspace_url, repo.root),
                                     show_progress=False)
