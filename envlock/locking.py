@@ -34,9 +34,13 @@ def lock_environment(request: LockRequest) -> Lock:
     sources_sha256 = recordable_sources_sha256(spec)  # the files as read, before the solve's seconds
     # Platforms are independent solves (rattler in-process, uv as a subprocess): run them together,
     # and ask the image's registry for its tag's digest meanwhile.
-    with ThreadPoolExecutor(max_workers=len(spec.settings.platforms) + 1) as pool:
+    pool = ThreadPoolExecutor(max_workers=len(spec.settings.platforms) + 1)
+    try:
         image_digest = pool.submit(tag_digest, spec.image, request.settings)
         per_platform = list(pool.map(lambda platform: _lock_platform(request, platform), spec.settings.platforms))
+        digest = image_digest.result()
+    finally:  # a failed solve is reported at once, without waiting for a registry out of reach
+        pool.shutdown(wait=False, cancel_futures=True)
     return Lock(
         name=spec.name,
         kind=spec.kind,
@@ -49,7 +53,7 @@ def lock_environment(request: LockRequest) -> Lock:
         sources=(spec.conda_file.name,) if spec.conda_file else ("requirements.in",) if spec.pip_dependencies else (),
         python=spec.python,
         base_python=base_image_python(spec.image, request.settings) if spec.kind is Kind.BUILD_CONTEXT else None,
-        image_digest=image_digest.result(),
+        image_digest=digest,
         sources_sha256=sources_sha256,
     )
 

@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 
 from envlock.errors import UsageError
+from envlock.fileread import read_regular
 
 ENVIRONMENTS_DIR = "environments"
 ENV_FILE = "env.yml"
@@ -53,19 +54,12 @@ def _declaration_name(folder: str) -> str | None:
 
 
 def _text(path: str) -> str:
-    """The file's first 2 MB (loading refuses a bigger declaration), bytes decoded leniently: only
-    keys are looked for. Non-blocking, so a pipe named like a declaration does not hang discovery."""
+    """The file's first 2 MB (loading refuses a bigger declaration), decoded leniently: only keys
+    are looked for. A pipe named like a declaration does not hang discovery."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        return read_regular(path, _MAX_SCANNED_BYTES)[1].decode("utf-8", errors="replace")
     except OSError:
         return ""
-    try:
-        size = min(os.fstat(descriptor).st_size, _MAX_SCANNED_BYTES)
-        return os.read(descriptor, size + 1).decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    finally:
-        os.close(descriptor)
 
 
 _MAX_SCANNED_BYTES = 2 * 1024 * 1024

@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from envlock.fileread import read_regular
 from envlock.fsutil import folder_entries
 from envlock.hashing import canonical_json
 
@@ -51,15 +52,10 @@ def sources_sha256(folder: Path, settings: EnvironmentSettings,
                 return None
             if not entry.is_file(follow_symlinks=False) or _is_lock(name):
                 continue
-            descriptor = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            try:
-                size = os.fstat(descriptor).st_size
-                if size > _MAX_SOURCE_BYTES:
-                    return None
-                # a short read or a file changing meanwhile only makes a fingerprint that does not match
-                data = os.read(descriptor, size + 1)
-            finally:
-                os.close(descriptor)
+            # a file changing meanwhile only makes a fingerprint that does not match
+            _, data = read_regular(entry.path, _MAX_SOURCE_BYTES + 1)
+            if len(data) > _MAX_SOURCE_BYTES:
+                return None
             digest.update(f"{name}\n{len(data)}\n".encode())
             digest.update(data)
     except OSError:

@@ -7,7 +7,6 @@ a few hundred bytes is refused instead of expanding into gigabytes downstream.
 
 from __future__ import annotations
 
-import os
 import stat
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import yaml
 
 from envlock.errors import DeclarationError
+from envlock.fileread import read_regular
 
 # libyaml's loader when PyYAML was built with it: several times faster (check reads every file).
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -33,46 +33,22 @@ MAX_YAML_NODES = 500_000
 def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     """A user's file; missing, unreadable or larger than `limit` is a DeclarationError."""
     try:
-        # O_NONBLOCK: a pipe named like a declaration must not wait forever for a writer
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        status, data = read_regular(path, limit + 1)
     except FileNotFoundError:
         raise DeclarationError(path, "file not found", fix="create it or correct the path") from None
     except IsADirectoryError:
         raise DeclarationError(path, "is a folder, not a file", fix="name a file") from None
     except OSError as exc:
         raise _unreadable(path, exc) from None
-    try:
-        status = os.fstat(descriptor)
-        if stat.S_ISDIR(status.st_mode):
-            raise DeclarationError(path, "is a folder, not a file", fix="name a file")
-        if not stat.S_ISREG(status.st_mode):  # a pipe, a device (/dev/zero never ends), a socket
-            raise DeclarationError(path, "is not a regular file (a pipe, device or socket)",
-                                   fix="replace it with the YAML file, or remove it")
-        data = _read_up_to(descriptor, status.st_size, limit + 1)
-    except OSError as exc:
-        raise _unreadable(path, exc) from None
-    finally:
-        os.close(descriptor)
+    if stat.S_ISDIR(status.st_mode):
+        raise DeclarationError(path, "is a folder, not a file", fix="name a file")
+    if not stat.S_ISREG(status.st_mode):  # a pipe, a device (/dev/zero never ends), a socket
+        raise DeclarationError(path, "is not a regular file (a pipe, device or socket)",
+                               fix="replace it with the YAML file, or remove it")
     if len(data) > limit:
         raise DeclarationError(path, f"is larger than {limit // (1024 * 1024)} MB, more than envlock reads "
                                "from such a file", fix="check that this is the right file; split or shrink it")
     return data
-
-
-def _read_up_to(descriptor: int, size: int, most: int) -> bytes:
-    """At most `most` bytes to the end of the file. Plain os.read: `check` reads a lock for every
-    environment, and a buffered file object costs more than the read. The size is a hint (the
-    file may grow); asking for more than it would allocate that much for every small file."""
-    chunks = []
-    total = 0
-    while total < most:
-        wanted = size + 1 - total if size + 1 > total else 64 * 1024  # the size, then whatever was added
-        chunk = os.read(descriptor, min(most - total, wanted))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        total += len(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _unreadable(path: Path, error: OSError) -> DeclarationError:
