@@ -41,6 +41,8 @@ class Target:
 
 @dataclass(frozen=True)
 class AuditFinding:
+    """One advisory (or a yanked release) that applies to a locked package."""
+
     environment: str
     kind: str  # "vulnerability" or "yanked"
     manager: str
@@ -62,6 +64,8 @@ class AuditFinding:
 
 @dataclass(frozen=True)
 class IgnoredFinding:
+    """A finding that envlock.yaml accepts, with its reason and end date."""
+
     finding: AuditFinding
     reason: str
     until: str
@@ -69,6 +73,8 @@ class IgnoredFinding:
 
 @dataclass(frozen=True)
 class NotCovered:
+    """A locked package the advisory source could not answer for."""
+
     environment: str
     package: str
     version: str
@@ -76,6 +82,8 @@ class NotCovered:
 
 @dataclass(frozen=True)
 class AuditReport:
+    """What an audit found, ignored and could not check, and what it asked."""
+
     findings: tuple[AuditFinding, ...]
     ignored: tuple[IgnoredFinding, ...]
     not_covered: tuple[NotCovered, ...]

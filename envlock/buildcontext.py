@@ -23,6 +23,8 @@ BUILD_KEYS = ("path", "dockerfile_path")
 
 @dataclass(frozen=True)
 class ContextDeclaration:
+    """A Docker build context declared as an environment: its files and its parsed Dockerfile."""
+
     folder: Path
     dockerfile_path: str
     files: tuple[tuple[str, str], ...]  # path inside the context (posix) -> text, sorted

@@ -35,6 +35,8 @@ TEMPLATE = re.compile(r"\{\{.*?\}\}")
 
 @dataclass(frozen=True)
 class Instruction:
+    """One Dockerfile instruction, continuation lines joined."""
+
     line: int  # where it starts (1-based)
     end_line: int
     keyword: str  # upper case
@@ -43,6 +45,8 @@ class Instruction:
 
 @dataclass(frozen=True)
 class ImageLine:
+    """A FROM line: the image it names and the stage it starts."""
+
     line: int
     image: str  # as written
     stage: str | None  # the AS name
@@ -61,6 +65,8 @@ class InstalledFile:
 
 @dataclass(frozen=True)
 class DockerfileProblem:
+    """Something in a Dockerfile that keeps its image from being reproducible."""
+
     line: int
     kind: str  # "unpinned-install", "add-url", "missing-file", "templated-image"
     message: str
@@ -69,6 +75,8 @@ class DockerfileProblem:
 
 @dataclass(frozen=True)
 class Dockerfile:
+    """A parsed Dockerfile: its instructions, base images, installed files and problems."""
+
     path: str  # in the build context
     instructions: tuple[Instruction, ...]
     images: tuple[ImageLine, ...]

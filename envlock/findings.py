@@ -9,6 +9,8 @@ from envlock.secrets import mask
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem `check` or `preflight` reports, with where it is and how to fix it."""
+
     environment: str
     kind: str
     severity: str  # "error" or "warning"

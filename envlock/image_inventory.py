@@ -37,6 +37,8 @@ PREFIX_VARIABLES = ("AZUREML_CONDA_ENVIRONMENT_PATH", "CONDA_PREFIX")
 
 @dataclass(frozen=True)
 class ImagePackage:
+    """One package installed in an image, as its metadata in the layers records it."""
+
     manager: str  # "conda" or "pip"
     name: str
     version: str
@@ -55,6 +57,8 @@ class ImagePackage:
 
 @dataclass(frozen=True)
 class ImageInventory:
+    """Every conda and pip package an image holds, and which image was read."""
+
     image_digest: str  # what the reference names (an index or a manifest): the digest to pin
     manifest_digest: str  # the linux/amd64 image manifest read
     environment_prefix: str | None  # the prefix a job runs in, when the image config says so
@@ -69,6 +73,8 @@ class ImageInventory:
 
 @dataclass(frozen=True)
 class ReadStats:
+    """How much of an image was read to take its inventory, and how long it took."""
+
     layers: int
     compressed_bytes: int
     uncompressed_bytes: int
@@ -77,17 +83,23 @@ class ReadStats:
 
 @dataclass(frozen=True)
 class _CondaRecord:
+    """A conda-meta record found in a layer."""
+
     record: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class _DistMetadata:
+    """A Python distribution's METADATA found in a layer."""
+
     name: str
     version: str
 
 
 @dataclass(frozen=True)
 class _Installer:
+    """A distribution's INSTALLER file found in a layer."""
+
     text: str
 
 

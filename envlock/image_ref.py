@@ -13,6 +13,8 @@ DOCKER_HUB = "docker.io"
 
 @dataclass(frozen=True)
 class ImageRef:
+    """A container image reference split into registry, repository, tag and digest."""
+
     registry: str
     repository: str
     tag: str | None = None

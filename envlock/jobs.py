@@ -46,6 +46,8 @@ class UnreadableFile(Exception):
 
 @dataclass(frozen=True)
 class EnvironmentUse:
+    """One place a job or pipeline file names an environment."""
+
     file: Path
     line: int
     step: str  # where in the file: "environment", "jobs.train.environment", "trial.environment"
@@ -74,6 +76,8 @@ class LocalInstall:
 
 @dataclass(frozen=True)
 class SkippedFile:
+    """A job file preflight could not read, and why."""
+
     file: Path
     reason: str
     line: int | None = None
@@ -81,6 +85,8 @@ class SkippedFile:
 
 @dataclass
 class Scan:
+    """What a scan of job and pipeline files found."""
+
     files: int = 0
     uses: list[EnvironmentUse] = field(default_factory=list)
     installs: list[LocalInstall] = field(default_factory=list)
@@ -181,6 +187,8 @@ def _is_github_workflow(jobs: yaml.Node | None) -> bool:
 
 @dataclass
 class _Found:
+    """The environment uses and local installs found in one file."""
+
     uses: list[EnvironmentUse] = field(default_factory=list)
     installs: list[LocalInstall] = field(default_factory=list)
 

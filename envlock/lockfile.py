@@ -44,6 +44,8 @@ _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 @dataclass(frozen=True)
 class LockedPackage:
+    """One package of a lock for one platform: exact version, file URL and hash."""
+
     manager: str  # "conda" or "pip"
     name: str
     version: str
@@ -63,6 +65,8 @@ class LockedPackage:
 
 @dataclass(frozen=True)
 class PinnedImage:
+    """A FROM image of a build context, pinned to the digest its tag named."""
+
     line: int  # the FROM line in the Dockerfile
     image: str  # as written
     pinned: str  # repository@sha256:<digest it named when locked>
@@ -70,6 +74,8 @@ class PinnedImage:
 
 @dataclass(frozen=True)
 class LockedInstall:
+    """A file a build context's Dockerfile installs, with its own lock."""
+
     line: int  # the RUN line that installs it
     manager: str  # "pip" or "conda"
     path: str  # the file in the build context
@@ -89,6 +95,8 @@ class ContextLock:
 
 @dataclass(frozen=True)
 class Lock:
+    """A resolved environment: every package for every platform, and what it was made from."""
+
     name: str
     kind: Kind
     image: str

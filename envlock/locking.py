@@ -18,6 +18,8 @@ from envlock.spec import EnvironmentSpec
 
 @dataclass(frozen=True)
 class LockRequest:
+    """What to lock, with the previous lock to keep versions from and what to upgrade."""
+
     spec: EnvironmentSpec
     settings: Settings
     previous: Lock | None = None

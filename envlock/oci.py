@@ -40,6 +40,8 @@ __all__ = ["ImageError", "ImageRef", "Manifest", "RegistryClient", "parse_image"
 
 @dataclass(frozen=True)
 class Manifest:
+    """An image manifest (or index) as a registry served it, with its digest."""
+
     digest: str
     media_type: str
     document: dict[str, Any]

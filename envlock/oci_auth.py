@@ -27,6 +27,8 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 @dataclass(frozen=True)
 class Challenge:
+    """A registry's WWW-Authenticate Bearer challenge."""
+
     realm: str
     service: str
     scope: str

@@ -55,11 +55,15 @@ def _set_verbose(ctx: click.Context, _: click.Parameter, value: int) -> None:
         invocation(ctx).verbosity = value
 
 
+# one instance for every command: click types hold no state, and each new one looks up a translation
+_DIRECTORY = click.Path(file_okay=False, path_type=Path)
+
+
 def global_options() -> list[click.Parameter]:
     """New instances of the options every command and the group take."""
     return [
         click.Option(["-C", "directory"], metavar="DIR", expose_value=False, callback=_set_directory,
-                     type=click.Path(file_okay=False, path_type=Path),
+                     type=_DIRECTORY,
                      help="Run as if started in DIR (the repository with environments/); before or after the "
                           "command."),
         click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, callback=_set_quiet,

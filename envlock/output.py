@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from envlock.findings import Finding
 from envlock.secrets import mask
+
+if TYPE_CHECKING:
+    from envlock.findings import Finding
 
 
 def echo_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

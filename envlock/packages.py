@@ -26,6 +26,8 @@ RUNTIME_MANAGER = "aml"  # the manager column of a change to os_type or an infer
 
 @dataclass(frozen=True)
 class PackageSet:
+    """Packages from one source (a lock, an image, an installed environment) to compare."""
+
     label: str
     packages: dict[Key, tuple[str, str | None]]  # -> (version, build)
     has_conda: bool = True  # False where conda packages cannot be known (a plain venv, pip freeze)
@@ -37,6 +39,8 @@ class PackageSet:
 
 @dataclass(frozen=True)
 class Change:
+    """One package that differs between two package sets."""
+
     manager: str
     name: str
     change: str  # "added", "removed", "changed"

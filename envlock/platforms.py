@@ -14,6 +14,8 @@ DEFAULT_OSX = "12.0"
 
 @dataclass(frozen=True)
 class TargetPlatform:
+    """A platform a lock is made for, with the virtual packages its machines provide."""
+
     conda: str
     virtual_packages: tuple[tuple[str, str], ...]
 

@@ -28,6 +28,8 @@ _SHORT = re.compile(
 
 @dataclass(frozen=True)
 class EnvironmentRef:
+    """A reference to an AML environment: azureml:name:version, name@label, or a registry's."""
+
     name: str
     version: str | None = None
     label: str | None = None

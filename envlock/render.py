@@ -29,6 +29,8 @@ VERSION_TAG = "envlock.version"
 
 @dataclass(frozen=True)
 class RenderedEnvironment:
+    """What AML receives for one lock, and the files build/<name>/ holds."""
+
     name: str
     lock_sha256: str
     inputs_sha256: str

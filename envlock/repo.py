@@ -72,6 +72,8 @@ def _is_conda_file(path: str) -> bool:
 
 @dataclass(frozen=True)
 class Repo:
+    """A repository that keeps environments under environments/."""
+
     root: Path
 
     @cached_property

@@ -18,6 +18,8 @@ ROUTE_KEYS = ("port", "path")
 
 @dataclass(frozen=True)
 class Route:
+    """An inference server route: port and path."""
+
     port: int
     path: str
 
@@ -27,6 +29,8 @@ class Route:
 
 @dataclass(frozen=True)
 class InferenceConfig:
+    """The liveness, readiness and scoring routes of an inference environment."""
+
     liveness_route: Route
     readiness_route: Route
     scoring_route: Route

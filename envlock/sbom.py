@@ -28,6 +28,8 @@ DIGEST_IMAGE = re.compile(r"^(?P<repository>[^@]+)@(?P<digest>sha256:[0-9a-f]{64
 
 @dataclass(frozen=True)
 class Sbom:
+    """A software bill of materials for one platform of a lock."""
+
     text: str
     sha256: str
     format: str

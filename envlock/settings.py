@@ -39,6 +39,8 @@ SEVERITY_LEVELS = ("low", "medium", "high", "critical")
 
 @dataclass(frozen=True)
 class EnvironmentSettings:
+    """The settings that apply to one environment (envlock.yaml, then its own)."""
+
     platforms: tuple[str, ...] = DEFAULT_PLATFORMS
     virtual_packages: tuple[tuple[str, str], ...] = ()
     python: str | None = None
@@ -66,12 +68,16 @@ class AuditIgnore:
 
 @dataclass(frozen=True)
 class AuditSettings:
+    """What audit ignores, and the severity at which it fails."""
+
     ignore: tuple[AuditIgnore, ...] = ()
     fail_on: str | None = None  # the level at which audit and register fail by default
 
 
 @dataclass(frozen=True)
 class Settings:
+    """The repository's envlock.yaml."""
+
     root: Path
     platforms: tuple[str, ...] = DEFAULT_PLATFORMS
     virtual_packages: tuple[tuple[str, str], ...] = ()

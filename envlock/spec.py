@@ -43,6 +43,14 @@ GIT_COMMIT = re.compile(r"@[0-9a-f]{40}(#.*)?$")
 AML_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,127}$")
 # A bare URL (pip accepts it without "name @"), e.g. git+https://host/repo.git@<sha>.
 URL_REQUIREMENT = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+# name[extras] with release-number specifiers (numpy>=1.26,<2, pandas==2.2.*): a subset of PEP 508
+# that packaging accepts, checked without importing its parser, which costs more than a lock's
+# own Python work. Anything else (markers, URLs, pre-releases) goes to packaging.
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_RELEASE = r"[ \t]*[0-9]+(?:\.[0-9]+)*"
+_SPECIFIER = rf"(?:(?:==|!=){_RELEASE}(?:\.\*)?|~={_RELEASE}\.[0-9]+|(?:>=|<=|<|>){_RELEASE})"
+PLAIN_REQUIREMENT = re.compile(
+    rf"{_NAME}(?:\[{_NAME}(?:,{_NAME})*\])?[ \t]*(?:{_SPECIFIER}(?:[ \t]*,[ \t]*{_SPECIFIER})*)?")
 INDEX_OPTIONS = ("--index-url", "-i", "--extra-index-url", "--find-links", "-f", "--trusted-host")
 
 
@@ -74,6 +82,8 @@ class DeclaredVersion:
 
 @dataclass(frozen=True)
 class EnvironmentSpec:
+    """One declaration under environments/<name>/, parsed and checked."""
+
     name: str
     kind: Kind  # what AML receives; a pip-only declaration renders as a build context
     folder: Path
@@ -342,9 +352,7 @@ def _load_requirements(path: Path, problems: list[PolicyProblem]) -> tuple[str, 
 
 def _pip_requirement(path: Path, where: list[str | int] | int, value: Any,
                      problems: list[PolicyProblem]) -> str:
-    """One requirement, parsed by packaging: bad syntax is an error, unlockable forms are problems."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
+    """One requirement, parsed as PEP 508 says: bad syntax is an error, unlockable forms are problems."""
     from envlock.yamlio import line_of
 
     line = where if isinstance(where, int) else None
@@ -382,7 +390,9 @@ def _pip_requirement(path: Path, where: list[str | int] | int, value: Any,
         raise error(f"'{text}': pip options are not requirements",
                     "list only requirements; index settings go in envlock.yaml (pip_index_url)")
     url = text.split(";")[0].strip() if URL_REQUIREMENT.match(text) else None
-    if url is None:
+    if url is None and not PLAIN_REQUIREMENT.fullmatch(text):
+        from packaging.requirements import InvalidRequirement, Requirement
+
         try:
             url = Requirement(text).url
         except InvalidRequirement as exc:

@@ -7,15 +7,18 @@ edited file with the tag copied); register, pin and preflight compare the conten
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from envlock.errors import EnvlockError
 from envlock.hashing import canonical_json, sha256_text
 from envlock.kinds import BuildContext, canonical_content
 from envlock.lockfile import Lock, LockHeader
-from envlock.registries import EnvironmentVersion
 from envlock.render import RenderedEnvironment, render_environment
 from envlock.runtime import Runtime
 from envlock.spec import EnvironmentSpec
+
+if TYPE_CHECKING:  # lock records a render digest without the registry module
+    from envlock.registries import EnvironmentVersion
 
 # What a render digest has in place of the lock hash: a lock records the digest of its own render,
 # which names the lock hash (ENVLOCK_LOCK_SHA256), before that hash exists.
@@ -24,6 +27,8 @@ LOCK_HASH_STAND_IN = "envlock-lock-sha256-stand-in"
 
 def rendered_content(rendered: RenderedEnvironment) -> EnvironmentVersion:
     """What a registry holds for this render: its content (image, conda file or build context), description, tags."""
+    from envlock.registries import EnvironmentVersion
+
     return EnvironmentVersion(name=rendered.name, version="", content=rendered.content,
                               description=rendered.description, tags=dict(rendered.tags), runtime=rendered.runtime)
 

@@ -171,3 +171,38 @@ def test_the_defaults_channel_maps_to_what_the_repository_configures(repo: RepoB
     assert repo.run("lock").exit_code == 0, repo.run("lock").output
     lock = (repo.root / "environments" / "train" / "conda-lock.yml").read_text()
     assert "url: conda-forge\n" in lock and "defaults" not in lock
+
+
+def test_requirements_taken_without_packaging_are_ones_packaging_accepts() -> None:
+    """The fast path for plain requirements never lets through what PEP 508 (packaging) refuses,
+    and everything it refuses still reaches packaging."""
+    import itertools
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    from envlock.spec import PLAIN_REQUIREMENT
+
+    names = ["numpy", "scikit-learn", "a", "zope.interface", "Py_Yaml", "a-", "-a", "a..b", "ünicode"]
+    extras = ["", "[dev]", "[a,b]", "[ a ]", "[]", "[a,]"]
+    specifiers = ["", ">=1.26", ">= 1.26", "==2.2.*", "!=1.*", "~=1", "~=1.4", "<2", ">1.0.0.0", "==1.0rc1",
+                  ">=1.*", "==٣", "===1.0", "==1.*.2", ">=1,<2", ">=1 , <2", ",<2", ">=1,", "=1",
+                  "; python_version<'3.11'", " @ https://host/a.whl", ">=1\t", "\t==1"]
+    plain = 0
+    for name, extra, specifier in itertools.product(names, extras, specifiers):
+        text = f"{name}{extra}{specifier}"
+        if not PLAIN_REQUIREMENT.fullmatch(text):
+            continue
+        plain += 1
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as exc:
+            raise AssertionError(f"{text!r} passed the fast path but packaging refuses it: {exc}") from None
+        assert requirement.url is None and not requirement.marker, text
+    assert plain > 100  # the fast path does take the common forms
+    assert not PLAIN_REQUIREMENT.fullmatch("numpy>=1.26rc1") and not PLAIN_REQUIREMENT.fullmatch("a==1.0\n")
+
+
+@pytest.mark.parametrize("requirement", ["numpy>=>1", "numpy>=1.*", "a~=1", "pandas[dev", "a==٣"])
+def test_a_requirement_outside_the_plain_forms_is_still_checked(repo: RepoBuilder, requirement: str) -> None:
+    repo.env("web", conda=CONDA_NUMPY + f"  - pip:\n    - {requirement}\n")
+    assert_rejected(repo, "not a valid pip requirement", "dependencies.pip")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,18 @@ def test_each_platform_gets_its_own_newest_version_whatever_the_platform_order(t
     assert pins[0] == pins[1]
     newest_on_linux, newest_on_windows = (Version(pins[0][p]) for p in ("linux-64", "win-64"))
     assert newest_on_linux > newest_on_windows >= Version("0.31")
+
+
+@pytest.mark.parametrize(("python", "platform", "best"), [
+    ("3.7", "linux-64", "cp37-cp37m-manylinux_2_28_x86_64"),
+    ("3.10", "win-64", "cp310-cp310-win_amd64"),
+    ("3.12", "osx-arm64", "cp312-cp312-macosx_12_0_arm64"),
+])
+def test_wheel_tags_are_the_targets_whatever_python_runs_envlock(python: str, platform: str, best: str) -> None:
+    from envlock.platforms import target_platform
+
+    ranks = pip_uv._supported_tags(python, target_platform(platform, ()))
+    assert min(ranks, key=ranks.__getitem__) == best
+    assert f"py{python.replace('.', '')}-none-any" in ranks
+    running = f"cp{sys.version_info[0]}{sys.version_info[1]}"  # the interpreter's own ABI is not the target's
+    assert running == best.split("-")[0] or not any(tag.startswith(f"{running}-{running}") for tag in ranks)

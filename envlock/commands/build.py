@@ -19,6 +19,8 @@ MANIFEST = "manifest.json"
 
 @dataclass(frozen=True)
 class BuildResult:
+    """What `envlock build` locked and rendered."""
+
     outcomes: list[LockOutcome]
     rendered: list[RenderedEnvironment]
 

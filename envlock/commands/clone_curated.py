@@ -40,6 +40,8 @@ CONTEXT_FOLDER = "context"  # --rebuild: the copied build context, next to env.y
 
 @dataclass(frozen=True)
 class CloneResult:
+    """One curated environment cloned into an owned, pinned declaration."""
+
     name: str
     status: str  # "cloned", "updated", "unchanged"
     source_name: str

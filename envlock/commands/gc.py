@@ -13,6 +13,8 @@ from envlock.repo import Repo
 
 @dataclass(frozen=True)
 class Candidate:
+    """A registered version that no current lock or job uses: what gc would archive."""
+
     name: str
     version: str
     created_at: str

@@ -35,6 +35,8 @@ from envlock.spec import EnvironmentSpec, load_environment, requirement_name
 
 @dataclass(frozen=True)
 class LockOutcome:
+    """What `envlock lock` did for one environment (a row of its table or --json)."""
+
     name: str
     status: str  # "locked", "unchanged", "would change", "failed", "invalid" (a declaration error)
     seconds: float = 0.0

@@ -15,6 +15,8 @@ from envlock.spec import load_environment
 
 @dataclass(frozen=True)
 class OutdatedEntry:
+    """One environment's base: what it is pinned to and what upstream offers now."""
+
     environment: str
     kind: str  # "newer-curated-version", "tag-moved", "image-by-tag", "current"
     # tag-moved: the tag names another digest than the one the lock (or the clone) recorded;

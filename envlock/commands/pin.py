@@ -18,6 +18,8 @@ from envlock.spec import load_environment
 
 @dataclass(frozen=True)
 class PinChange:
+    """One reference in a job file rewritten to an exact name:version."""
+
     file: str
     line: int
     old: str
@@ -59,6 +61,8 @@ def registered_versions(repo: Repo, names: set[str], registry: Registry | None,
 
 @dataclass(frozen=True)
 class PinResult:
+    """What `envlock pin` rewrote, and the environments it left alone with their reasons."""
+
     changes: list[PinChange]
     problems: list[EnvlockError]  # environments left as they were, each with its reason
 

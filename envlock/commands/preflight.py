@@ -55,6 +55,8 @@ class RegistryView:
 
 @dataclass(frozen=True)
 class PreflightResult:
+    """The job files scanned and what preflight found in them."""
+
     scan: Scan
     findings: list[Finding]
 

@@ -40,6 +40,8 @@ MAX_ATTEMPTS = 8
 
 @dataclass(frozen=True)
 class Registration:
+    """What `envlock register` did for one environment."""
+
     name: str
     version: str | None
     lock_sha256: str

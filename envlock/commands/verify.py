@@ -24,6 +24,8 @@ INSTALLER_TOOLS = frozenset({"pip", "setuptools", "wheel"})
 
 @dataclass(frozen=True)
 class Verification:
+    """Installed packages compared with a lock for one platform."""
+
     lock_label: str
     observed_label: str
     platform: str

@@ -10,6 +10,8 @@ from envlock.render import GIT_TAG
 
 @dataclass(frozen=True)
 class VersionRow:
+    """One registered version of an environment (a row of `envlock versions`)."""
+
     version: str
     lock_sha256: str | None
     created_at: str

@@ -35,6 +35,8 @@ from envlock.processes import run_child
 
 @dataclass(frozen=True)
 class PipRequest:
+    """One pip resolution for a target Python and platform, with what conda provides."""
+
     requirements: tuple[str, ...]
     python_version: str
     platform: TargetPlatform
@@ -151,7 +153,9 @@ def _supported_tags(python_version: str, platform: TargetPlatform) -> dict[str, 
     major, minor = (int(part) for part in python_version.split(".")[:2])
     platforms = platform.wheel_platform_tags()
     ordered = [
-        *cpython_tags((major, minor), platforms=platforms),
+        # the target's ABI (conda's default CPython build), not the running interpreter's build flags
+        *cpython_tags((major, minor), abis=[f"cp{major}{minor}{'m' if (major, minor) < (3, 8) else ''}"],
+                      platforms=platforms),
         *compatible_tags((major, minor), interpreter=f"cp{major}{minor}", platforms=platforms),
     ]
     ranks: dict[str, int] = {}
