@@ -375,7 +375,9 @@ def _with_hash(lock: Lock, digest: str) -> Lock:
 
 
 def _dump(data: Any) -> str:
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000)
+    from envlock.blockyaml import dump
+
+    return dump(data)  # yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000)
 
 
 # ---------------------------------------------------------------- reading
