@@ -252,6 +252,11 @@ def bench_startup(table: Table, trees: list[Tree], rounds: int) -> None:
               "", f"`python -c pass` {results['python'].median:.3f} s in the same rounds")
 
 
+# check and the one-environment lock run in about a second, where a neighbour's load moves a
+# ratio or a slope most: they take this many times the rounds
+SHORT_ROUNDS_FACTOR = 3
+
+
 def bench_check(table: Table, trees: list[Tree], work: Path, rounds: int) -> None:
     print("check on copies of the 3-platform training lock", flush=True)
     sizes = (1, 100, 1000)
@@ -274,9 +279,6 @@ def bench_check(table: Table, trees: list[Tree], work: Path, rounds: int) -> Non
         slopes[tree.label] = f"{statistics.median(wall):.2f} ms wall, {statistics.median(cpu):.2f} ms CPU"
     table.add("`check`, marginal cost per environment", slopes, "<= 0.3 ms",
               "slope between 100 and 1000 copies of the `training` lock (92 KB, 3 platforms), median of rounds")
-
-
-LOCK_ROUNDS_FACTOR = 3
 
 
 def bench_lock(table: Table, trees: list[Tree], work: Path, rounds: int) -> None:
@@ -491,9 +493,8 @@ def main() -> None:
         table = Table(trees)
         benches: dict[str, Callable[[], None]] = {
             "startup": lambda: bench_startup(table, trees, options.rounds + 2),
-            "check": lambda: bench_check(table, trees, work, options.rounds),
-            # a lock runs in under a second, where a neighbour's load moves the ratio most: more rounds
-            "lock": lambda: bench_lock(table, trees, work, options.rounds * LOCK_ROUNDS_FACTOR),
+            "check": lambda: bench_check(table, trees, work, options.rounds * SHORT_ROUNDS_FACTOR),
+            "lock": lambda: bench_lock(table, trees, work, options.rounds * SHORT_ROUNDS_FACTOR),
             "relock": lambda: bench_relock(table, trees, work, options.rounds),
             "parallel": lambda: bench_pip_parallelism(table, trees, work, max(3, options.rounds - 2)),
             "register": lambda: bench_register(table, trees, work, max(3, options.rounds - 2)),
@@ -512,8 +513,9 @@ def main() -> None:
         f"`{command}` (what `make bench` runs), {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
         f"{minutes:.1f} minutes: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
         "",
-        f"Each comparison is {options.rounds} interleaved rounds ({options.rounds * LOCK_ROUNDS_FACTOR} for the "
-        "one-environment `lock`, which runs in under a second; every variant once per round, rotating order); "
+        f"Each comparison is {options.rounds} interleaved rounds ({options.rounds * SHORT_ROUNDS_FACTOR} for `check` "
+        "and the one-environment `lock`, which run in about a second; every variant once per round, rotating "
+        "order); "
         "times are medians, ratios the median of per-round ratios, memory the peak resident set of the process "
         "and its children. Absolute times depend on the machine and its load; ratios within a row are what "
         "to compare.",

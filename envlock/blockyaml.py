@@ -35,7 +35,7 @@ def pyyaml_dump(data: Any) -> str:
 
 def dump(data: Any) -> str:
     strings: set[str] = set()
-    if not isinstance(data, dict) or not data or not _collect(data, strings):
+    if type(data) is not dict or not data or not _collect(data, strings):
         return pyyaml_dump(data)
     written = _written_forms(strings)
     if written is None:
@@ -46,23 +46,26 @@ def dump(data: Any) -> str:
 
 
 def _collect(value: Any, strings: set[str]) -> bool:
-    """Gather every string; False where the document holds something this writer does not lay out."""
-    if isinstance(value, dict):
+    """Gather every string; False where the document holds something this writer does not lay out
+    (exact types only: PyYAML's safe dumper refuses subclasses, and so does this writer by handing
+    them over)."""
+    kind = type(value)
+    if kind is dict:
         for key, item in value.items():
-            if not isinstance(key, str) or not key or len(key) > _LONGEST_KEY or _BREAKS.search(key):
+            if type(key) is not str or not key or len(key) > _LONGEST_KEY or _BREAKS.search(key):
                 return False  # PyYAML writes such a key as a complex key ("? key")
             strings.add(key)
             if not _collect(item, strings):
                 return False
         return True
-    if isinstance(value, list):
-        return all(not isinstance(item, list) and _collect(item, strings) for item in value)
-    if isinstance(value, str):
+    if kind is list:
+        return all(type(item) is not list and _collect(item, strings) for item in value)
+    if kind is str:
         if len(value) > _LONGEST:
             return False
         strings.add(value)
         return True
-    return value is None or isinstance(value, (bool, int))
+    return value is None or kind is bool or kind is int
 
 
 def _written_forms(strings: set[str]) -> dict[str, str] | None:

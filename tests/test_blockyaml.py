@@ -75,3 +75,21 @@ def test_a_real_lock_is_laid_out_without_pyyaml_representing_it(name: str, monke
     whole = handed_to_pyyaml(monkeypatch)
     assert blockyaml.dump(document) == expected
     assert all(isinstance(data, list) for data in whole)  # only the strings it does not write plain itself
+
+
+def test_types_pyyaml_refuses_are_refused_the_same_way() -> None:
+    import collections
+
+    import yaml
+
+    for odd in (collections.OrderedDict(a=1), (1, 2), {"a": 1.5}, {"a": [[1]]}, {"k": b"bytes"}):
+        document = odd if isinstance(odd, dict) else {"k": odd}
+        try:
+            expected: str | type[Exception] = blockyaml.pyyaml_dump(document)
+        except yaml.YAMLError as exc:
+            expected = type(exc)
+        try:
+            got: str | type[Exception] = blockyaml.dump(document)
+        except yaml.YAMLError as exc:
+            got = type(exc)
+        assert got == expected, odd
