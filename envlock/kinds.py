@@ -67,9 +67,14 @@ def same_content(first: EnvironmentContent, second: EnvironmentContent) -> bool:
         return first.location is not None and first.location == second.location \
             and first.dockerfile_path == second.dockerfile_path
     if isinstance(first, ImageWithConda) and isinstance(second, ImageWithConda):
+        if first.image != second.image:
+            return False
+        if first.conda_file == second.conda_file:
+            return True
         import yaml
 
-        return first.image == second.image and yaml.safe_load(first.conda_file) == yaml.safe_load(second.conda_file)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return bool(yaml.load(first.conda_file, Loader=loader) == yaml.load(second.conda_file, Loader=loader))
     return first == second
 
 

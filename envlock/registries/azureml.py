@@ -134,11 +134,17 @@ class AzureMLRegistry:
             return [_from_entity(i) for i in active] + [_from_entity(i, archived=True) for i in archived]
 
     def get_version(self, name: str, version: str) -> EnvironmentVersion | None:
+        # The SDK's get is its own _get (the GET of the version) plus the entity conversion that
+        # _from_rest avoids; register reads back every version it creates.
         from azure.core.exceptions import ResourceNotFoundError
 
+        environments = self.client.environments
         with _translated_errors(self.url):
             try:
-                return _from_entity(self.client.environments.get(name, version=version))
+                try:
+                    return _from_rest(environments._get(name, version))
+                except (AttributeError, TypeError, ImportError):  # the SDK moved its helper
+                    return _from_entity(environments.get(name, version=version))
             except ResourceNotFoundError:
                 return None
 
