@@ -23,43 +23,51 @@ _NOT_STRINGS = frozenset(
     word for base in ("yes", "no", "true", "false", "on", "off", "null")
     for word in (base, base.capitalize(), base.upper())
 )
-# Far from the line width, so no scalar is folded wherever it sits in the document.
+_WIDTH = 1000
+# Far from the line width, so no scalar is folded wherever it sits in the document (dump checks).
 _LONGEST = 400
 _LONGEST_KEY = 120
 _BREAKS = re.compile("[\n\r\x85\u2028\u2029]")
 
 
 def pyyaml_dump(data: Any) -> str:
-    return yaml.dump(data, Dumper=_DUMPER, sort_keys=False, default_flow_style=False, width=1000)
+    return yaml.dump(data, Dumper=_DUMPER, sort_keys=False, default_flow_style=False, width=_WIDTH)
 
 
 def dump(data: Any) -> str:
     strings: set[str] = set()
-    if type(data) is not dict or not data or not _collect(data, strings):
+    if type(data) is not dict or not data or not _collect(data, strings, set()):
         return pyyaml_dump(data)
     written = _written_forms(strings)
     if written is None:
         return pyyaml_dump(data)
     lines: list[str] = []
     _mapping(data, "", lines, written)
+    if any(len(line) > _WIDTH for line in lines):  # PyYAML would fold it at a space
+        return pyyaml_dump(data)
     return "\n".join(lines) + "\n"
 
 
-def _collect(value: Any, strings: set[str]) -> bool:
-    """Gather every string; False where the document holds something this writer does not lay out
-    (exact types only: PyYAML's safe dumper refuses subclasses, and so does this writer by handing
-    them over)."""
+def _collect(value: Any, strings: set[str], containers: set[int]) -> bool:
+    """Gather every string; False where the document holds something this writer does not lay out:
+    a type other than exactly these (PyYAML's safe dumper refuses subclasses, and so does this
+    writer by handing them over), or a container met twice (PyYAML writes an anchor and alias)."""
     kind = type(value)
+    if kind is dict or kind is list:
+        if id(value) in containers:
+            return False
+        containers.add(id(value))
     if kind is dict:
         for key, item in value.items():
-            if type(key) is not str or not key or len(key) > _LONGEST_KEY or _BREAKS.search(key):
-                return False  # PyYAML writes such a key as a complex key ("? key")
+            if type(key) is not str or not key or _BREAKS.search(key) \
+                    or len(key.encode("utf-8", "surrogatepass")) > _LONGEST_KEY:
+                return False  # PyYAML writes such a key as a complex key ("? key"); it counts bytes
             strings.add(key)
-            if not _collect(item, strings):
+            if not _collect(item, strings, containers):
                 return False
         return True
     if kind is list:
-        return all(type(item) is not list and _collect(item, strings) for item in value)
+        return all(type(item) is not list and _collect(item, strings, containers) for item in value)
     if kind is str:
         if len(value) > _LONGEST:
             return False

@@ -29,7 +29,6 @@ IMAGE_PLATFORM = "linux-64"  # AML runs images on linux/amd64; that manifest is 
 PACKAGE_FIELDS = ("manager", "name", "version", "build", "prefix", "channel", "url", "sha256", "md5", "installer")
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def image_lock_sha256(metadata: dict[str, str], body: str) -> str:
@@ -103,4 +102,6 @@ def _split(text: str) -> tuple[dict[str, str], str]:
 
 
 def _dump(data: Any) -> str:
-    return str(yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000))
+    from envlock.blockyaml import dump
+
+    return dump(data)

@@ -39,7 +39,6 @@ IMAGE_ONLY = "image only"
 META_PREFIX = "envlock."
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 @dataclass(frozen=True)
@@ -377,7 +376,7 @@ def _with_hash(lock: Lock, digest: str) -> Lock:
 def _dump(data: Any) -> str:
     from envlock.blockyaml import dump
 
-    return dump(data)  # yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000)
+    return dump(data)  # PyYAML's text, as conda-lock writes it
 
 
 # ---------------------------------------------------------------- reading

@@ -93,3 +93,17 @@ def test_types_pyyaml_refuses_are_refused_the_same_way() -> None:
         except yaml.YAMLError as exc:
             got = type(exc)
         assert got == expected, odd
+
+
+def test_what_pyyaml_writes_differently_goes_to_pyyaml() -> None:
+    shared: dict[str, Any] = {"x": 1}
+    looped: dict[str, Any] = {}
+    looped["self"] = looped
+    for document in (
+        {"é" * 65: 1},  # 130 bytes: libyaml writes it as a complex key
+        {"k" * 100: "\x01" * 230 + " x"},  # folded at a space past column 1000
+        {"a": shared, "b": shared},  # anchor and alias
+        {"a": [], "b": {"c": []}},
+        looped,
+    ):
+        assert blockyaml.dump(document) == blockyaml.pyyaml_dump(document)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -279,3 +279,52 @@ def test_a_folder_without_a_declaration_is_reported_not_skipped(repo: RepoBuilde
     assert "fix:" in result.output
     assert (repo.root / "environments/good/conda-lock.yml").is_file()  # the others are still locked
     assert repo.run("lock", "good").exit_code == 0  # named: only what was asked for
+
+
+def channel_copy(root: Path, keep: Callable[[dict], bool], noarch: str | None = None) -> Path:  # type: ignore[type-arg]
+    """A local channel copy holding the fixture's linux-64 records that `keep` selects."""
+    source = json.loads((FIXTURE_CHANNEL / "linux-64" / "repodata.json").read_text())
+    for section in ("packages", "packages.conda"):
+        source[section] = {file: record for file, record in source[section].items() if keep(record)}
+    (root / "linux-64").mkdir(parents=True)
+    (root / "linux-64" / "repodata.json").write_text(json.dumps(source))
+    (root / "noarch").mkdir()
+    (root / "noarch" / "repodata.json").write_text(noarch or json.dumps({"info": {"subdir": "noarch"},
+                                                                         "packages": {}, "packages.conda": {}}))
+    return root
+
+
+def test_a_channel_listed_first_without_the_wanted_version_gives_way_to_the_next(
+        repo: RepoBuilder, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Two local channel copies solve as the gateway solves channels read over HTTP: strict priority
+    passes over a channel that has no record of the version asked for."""
+    older = channel_copy(tmp_path_factory.mktemp("older"), lambda r: r["name"] == "numpy"
+                         and r["version"].startswith("1.24."))
+    repo.settings(f"mirrors:\n  older: {older.as_uri()}\n  conda-forge: {FIXTURE_CHANNEL.as_uri()}\n"
+                  "platforms: [linux-64]\n", mirror=False)
+    folder = repo.env("train", conda="channels: [older, conda-forge]\ndependencies:\n  - python=3.10\n"
+                                     "  - numpy>=1.26,<2\n")
+    result = repo.run("lock")
+    assert result.exit_code == 0, result.output
+    assert versions(folder)["numpy"][0] == "1.26.4"
+
+
+@pytest.mark.parametrize("damage", ["not json", "record"])
+def test_a_damaged_channel_copy_is_named_not_a_crash(repo: RepoBuilder, damage: str,
+                                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    copy = channel_copy(tmp_path_factory.mktemp("copy"), lambda r: True)
+    if damage == "not json":
+        (copy / "linux-64" / "repodata.json").write_text("<html>moved</html>")
+    else:
+        data = json.loads((copy / "linux-64" / "repodata.json").read_text())
+        for record in data["packages.conda"].values():
+            if record["name"] == "numpy":
+                record["depends"] = "x"
+        (copy / "linux-64" / "repodata.json").write_text(json.dumps(data))
+    repo.settings(f"mirrors:\n  conda-forge: {copy.as_uri()}\nplatforms: [linux-64]\n", mirror=False)
+    repo.env("train", conda=CONDA_NUMPY.replace("  - pip\n", ""))
+    result = repo.run("lock")
+    assert result.exit_code == 1, result.output
+    assert "unexpected error" not in result.stderr and "Traceback" not in result.stderr
+    assert copy.as_uri() in result.stderr and "not conda repodata" in result.stderr
+    assert not (repo.root / "environments/train/conda-lock.yml").exists()

@@ -19,7 +19,6 @@ from envlock.lockfile import (
     PACKAGE_SECTION,
     Lock,
     LockedPackage,
-    _Dumper,
     _header_lines,
     read_header,
     read_lock,
@@ -58,7 +57,8 @@ def conda_lock_reference(lock: Lock) -> str:
     content.filter_virtual_packages_inplace()
     output: dict[str, Any] = content.to_v1().dict_for_output()
     header = _header_lines(lock, f"To install locally: conda-lock install -n {lock.name} {CONDA_LOCK_FILE}")
-    return "\n".join(header) + "\n" + yaml.dump(output, Dumper=_Dumper, sort_keys=False,
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return "\n".join(header) + "\n" + yaml.dump(output, Dumper=dumper, sort_keys=False,
                                                  default_flow_style=False, width=1000)
 
 

@@ -139,12 +139,12 @@ class AzureMLRegistry:
         from azure.core.exceptions import ResourceNotFoundError
 
         environments = self.client.environments
+        get_rest = getattr(environments, "_get", None)
         with _translated_errors(self.url):
             try:
-                try:
-                    return _from_rest(environments._get(name, version))
-                except (AttributeError, TypeError, ImportError):  # the SDK moved its helper
+                if get_rest is None:  # the SDK moved its helper: its public get and conversion
                     return _from_entity(environments.get(name, version=version))
+                return _from_rest(get_rest(name, version))
             except ResourceNotFoundError:
                 return None
 

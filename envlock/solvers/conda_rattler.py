@@ -69,6 +69,7 @@ def solve_conda(request: CondaRequest) -> list[LockedPackage]:
     subdirs = [request.platform.conda, "noarch"]
     sources: list[object] = []
     local_files: list[SparseRepoData] = []
+    local_mirrors: list[str] = []
     remote_mirrors: dict[str, list[str]] = {}
     mirrors = dict(request.mirrors)
     for channel in request.channels:
@@ -76,16 +77,14 @@ def solve_conda(request: CondaRequest) -> list[LockedPackage]:
         mirror = mirrors.get(channel) or mirrors.get(canonical)
         if mirror and mirror.startswith("file://"):
             local = Path(unquote(urlparse(mirror).path))
-            parts = [
-                SparseRepoData(Channel(canonical), subdir, local / subdir / "repodata.json")
-                for subdir in subdirs
-                if (local / subdir / "repodata.json").is_file()
-            ]
+            parts = [_local_repodata(Channel(canonical), mirror, local, subdir) for subdir in subdirs
+                     if (local / subdir / "repodata.json").is_file()]
             if not parts:
                 raise SolveError(f"mirror {mirror} for channel {channel} has no "
                                  f"{request.platform.conda}/repodata.json or noarch/repodata.json")
             sources.append(MultiSource(channel, parts))
             local_files += parts
+            local_mirrors.append(mirror)
         else:
             if mirror:
                 remote_mirrors[canonical + "/"] = [mirror + "/"]
@@ -101,9 +100,10 @@ def solve_conda(request: CondaRequest) -> list[LockedPackage]:
         return [record for record in records
                 if (record.name.normalized, str(record.version), str(record.build)) in wanted]
 
-    if all(isinstance(source, MultiSource) for source in sources):
-        # Every channel is a local copy: its files are read directly, which solves two platforms
-        # side by side in three quarters of the time the gateway takes for the same files.
+    if len(sources) == 1 and local_files:
+        # One channel, read from a local copy: its files are solved directly, two platforms side by
+        # side in three quarters of the gateway's time. Not for several channels: the gateway's
+        # strict priority passes over a channel with no record of a requested version, this does not.
         async def run() -> list[Any]:
             locked = [record for part in local_files for name, _, _ in wanted
                       for record in preferred(part.load_records(name))]
@@ -133,6 +133,10 @@ def solve_conda(request: CondaRequest) -> list[LockedPackage]:
         if type(exc).__name__ in ("GatewayError", "FetchRepoDataError", "IoError"):
             raise ServiceUnreachable(f"cannot read conda metadata for {request.platform.conda}: "
                              f"{_first_line(str(exc))}") from None
+        if isinstance(exc, OSError) and local_files:  # a record of a local copy that is not repodata
+            raise SolveError(f"mirror {', '.join(local_mirrors)}: a record for {request.platform.conda} is not "
+                             f"conda repodata: {_first_line(str(exc))}\n  fix: copy its repodata.json again "
+                             f"from the channel") from None
         raise
     channel_by_url = {canonical_channel_url(c).rstrip("/"): c for c in request.channels}
     packages = []
@@ -152,6 +156,17 @@ def solve_conda(request: CondaRequest) -> list[LockedPackage]:
             dependencies=tuple(sorted(_dependency_map(record.depends).items())),
         ))
     return sorted(packages, key=lambda p: p.name)
+
+
+def _local_repodata(channel: Any, mirror: str, folder: Path, subdir: str) -> Any:
+    from rattler.repo_data.sparse import SparseRepoData
+
+    path = folder / subdir / "repodata.json"
+    try:
+        return SparseRepoData(channel, subdir, path)
+    except OSError as exc:
+        raise SolveError(f"mirror {mirror}: {subdir}/repodata.json is not conda repodata: "
+                         f"{_first_line(str(exc))}\n  fix: copy it again from the channel") from None
 
 
 def _dependency_map(depends: Sequence[str]) -> dict[str, str]:
