@@ -73,7 +73,7 @@ def render_environment(spec: EnvironmentSpec, lock: Lock) -> RenderedEnvironment
             env_yml["image"] = image
             files: dict[str, str] = {}
         case Kind.IMAGE_CONDA:
-            content = ImageWithConda(spec.image, header + render_conda_file(spec.name, lock))
+            content = ImageWithConda(spec.image, header + render_conda_file(spec.name, lock, spec.conda_variables))
             env_yml["image"] = spec.image
             env_yml["conda_file"] = "conda.yaml"
             files = {"conda.yaml": content.conda_file}
@@ -97,7 +97,8 @@ def render_environment(spec: EnvironmentSpec, lock: Lock) -> RenderedEnvironment
                                spec.runtime, spec.version)
 
 
-def render_conda_file(name: str, lock: Lock) -> str:
+def render_conda_file(name: str, lock: Lock, variables: tuple[tuple[str, str], ...] = ()) -> str:
+    """The conda file AML builds from: every conda package by build, pip by hash, the declared variables."""
     packages = lock.for_platform(AML_PLATFORM)
     dependencies: list[object] = [
         f"{p.name}={p.version}={p.build}" for p in sorted(packages, key=lambda p: p.name)
@@ -109,7 +110,7 @@ def render_conda_file(name: str, lock: Lock) -> str:
     # The lock hash as data (AML drops YAML comments): two locks never render the same content, so
     # the service's immutable content turns a concurrent register of another lock into a 409.
     return dump_yaml({"name": name, "channels": list(lock.channels), "dependencies": dependencies,
-                      "variables": {LOCK_VARIABLE: lock.lock_sha256}})
+                      "variables": {**dict(variables), LOCK_VARIABLE: lock.lock_sha256}})
 
 
 def render_dockerfile(image: str) -> str:

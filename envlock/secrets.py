@@ -40,5 +40,8 @@ def strip_credentials(url: str) -> str:
 
 def is_local_url(url: str) -> bool:
     """A file: URL or a bare path: meaningful on this machine only."""
-    return (url.startswith(("file:", "/", "./", "../", "~", ".\\", "\\\\")) or url in (".", "..")
-            or bool(re.match(r"^[A-Za-z]:[\\/]", url)))
+    return (url.startswith(("file:", "/", "./", "../", ".\\", "\\\\")) or url in (".", "..")
+            or bool(re.match(r"^[A-Za-z]:[\\/]", url)) or bool(_HOME_PATH.match(url)))
+
+
+_HOME_PATH = re.compile(r"^~[\w.-]*(?:[/\\]|$)")  # ~/pkg, ~user/pkg; not a specifier such as ~=1.2

@@ -43,6 +43,7 @@ GIT_COMMIT = re.compile(r"@[0-9a-f]{40}(#.*)?$")
 AML_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,127}$")
 # A bare URL (pip accepts it without "name @"), e.g. git+https://host/repo.git@<sha>.
 URL_REQUIREMENT = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # name[extras] with release-number specifiers (numpy>=1.26,<2, pandas==2.2.*): a subset of PEP 508
 # that packaging accepts, checked without importing its parser, which costs more than a lock's
 # own Python work. Anything else (markers, URLs, pre-releases) goes to packaging.
@@ -51,6 +52,7 @@ _RELEASE = r"[ \t]*[0-9]+(?:\.[0-9]+)*"
 _SPECIFIER = rf"(?:(?:==|!=){_RELEASE}(?:\.\*)?|~={_RELEASE}\.[0-9]+|(?:>=|<=|<|>){_RELEASE})"
 PLAIN_REQUIREMENT = re.compile(
     rf"{_NAME}(?:\[{_NAME}(?:,{_NAME})*\])?[ \t]*(?:{_SPECIFIER}(?:[ \t]*,[ \t]*{_SPECIFIER})*)?")
+_REQUIREMENTS_COMMENT = re.compile(r"(?:^|\s)#.*")  # pip's rule: a # at the start or after whitespace
 INDEX_OPTIONS = ("--index-url", "-i", "--extra-index-url", "--find-links", "-f", "--trusted-host")
 
 
@@ -100,6 +102,7 @@ class EnvironmentSpec:
     declaration: Path | None = None  # the AML environment YAML, when not env.yml
     runtime: Runtime = Runtime()  # os_type and inference_config, kept through render and register
     version: DeclaredVersion | None = None
+    conda_variables: tuple[tuple[str, str], ...] = ()  # the conda file's variables:, set by conda in the job
 
     @property
     def env_file(self) -> Path:
@@ -127,6 +130,8 @@ class EnvironmentSpec:
         # Only when declared, so locks made before these fields were read stay fresh. They name the
         # lock (its hash is the version's identity): a changed route is a new lock, so a new version.
         inputs.update(self.runtime.declared())
+        if self.conda_variables:  # what the job runs with, like the routes
+            inputs["variables"] = dict(self.conda_variables)
         if self.version is not None:
             inputs["version"] = self.version.value
         return inputs
@@ -208,13 +213,15 @@ def _content_spec(repo: Repo, name: str, folder: Path, env_path: Path, data: dic
         if not conda_path.is_file():
             raise declaration_error(env_path, ["conda_file"], f"conda file '{conda_name}' not found",
                                     f"create {folder / conda_name} or correct conda_file")
-        channels, conda_deps, pip_deps = _load_conda_file(conda_path, problems, env_settings.defaults_channels)
+        channels, conda_deps, pip_deps, variables = _load_conda_file(conda_path, problems,
+                                                                     env_settings.defaults_channels)
         if pip_deps and not any(requirement_name(dep) == "python" for dep in conda_deps):
             raise declaration_error(conda_path, ["dependencies"],
                                     "a pip: section needs python in the conda dependencies",
                                     "add a python pin, e.g. - python=3.10")
         return EnvironmentSpec(name, Kind.IMAGE_CONDA, folder, image, _text(description), _tags(tags), conda_path,
-                               channels, conda_deps, pip_deps, env_settings, tuple(problems))
+                               channels, conda_deps, pip_deps, env_settings, tuple(problems),
+                               conda_variables=variables)
 
     if not requirements_path.is_file() and (requirements_path.exists() or requirements_path.is_symlink()):
         raise DeclarationError(requirements_path, "is not a regular file (a folder, a pipe or a broken link)",
@@ -259,7 +266,7 @@ def installed_spec(spec: EnvironmentSpec, installed: InstalledFile, python: str 
     problems: list[PolicyProblem] = []
     name = f"{spec.name}/{installed.path}"
     if installed.manager == "conda":
-        channels, conda_deps, pip_deps = _load_conda_file(path, problems)
+        channels, conda_deps, pip_deps, _ = _load_conda_file(path, problems)
         settings = replace(spec.settings, python=None)
         result = EnvironmentSpec(name, Kind.IMAGE_CONDA, path.parent, spec.image, None, (), path, channels,
                                  conda_deps, pip_deps, settings, tuple(problems))
@@ -287,7 +294,8 @@ def untemplated(requirement: str) -> str:
 
 def _load_conda_file(
     path: Path, problems: list[PolicyProblem], defaults: tuple[str, ...] = ()
-) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """channels, conda dependencies, pip requirements and variables (name, value) of a conda file."""
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise DeclarationError(path, "a conda environment file must be a mapping",
@@ -336,13 +344,38 @@ def _load_conda_file(
                                     f"dependency {dep!r} is neither a package spec nor a pip: list",
                                     "write - name=version, or - pip: followed by a list of requirements",
                                     field=f"dependencies[{index}]")
-    return tuple(c for c in channels if c != "nodefaults"), tuple(conda_deps), tuple(pip_deps)
+    return (tuple(c for c in channels if c != "nodefaults"), tuple(conda_deps), tuple(pip_deps),
+            _conda_variables(path, data.get("variables")))
+
+
+def _conda_variables(path: Path, variables: Any) -> tuple[tuple[str, str], ...]:
+    """The environment variables conda sets on activation (`variables:`), rendered with the lock."""
+    from envlock.render import LOCK_VARIABLE
+
+    if variables is None:
+        return ()
+    if not isinstance(variables, dict):
+        raise declaration_error(path, ["variables"], "variables must be a mapping of names to values",
+                                "write variables: followed by NAME: value lines")
+    result = []
+    for key, value in variables.items():
+        if not isinstance(key, str) or not VARIABLE_NAME.match(key):
+            raise declaration_error(path, ["variables", str(key)], f"'{key}' is not an environment variable name",
+                                    "use letters, digits and '_', not starting with a digit")
+        if key == LOCK_VARIABLE:
+            raise declaration_error(path, ["variables", key], f"{key} is set by envlock to the lock's hash",
+                                    "remove it, or name the variable differently")
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise declaration_error(path, ["variables", key], f"variable {key} must be a string or a number",
+                                    f"quote it: {key}: 'value'")
+        result.append((key, str(value)))
+    return tuple(result)
 
 
 def _load_requirements(path: Path, problems: list[PolicyProblem]) -> tuple[str, ...]:
     requirements = []
-    for number, raw in enumerate(read_text(path).splitlines(), start=1):
-        line = raw.split(" #")[0].strip() if not raw.lstrip().startswith("#") else ""
+    for number, raw in enumerate(read_text(path).removeprefix("\ufeff").splitlines(), start=1):
+        line = _REQUIREMENTS_COMMENT.sub("", raw).strip()
         if line:
             requirements.append(_pip_requirement(path, number, untemplated(line), problems))
     if not requirements:

@@ -80,3 +80,18 @@ def test_a_manifest_of_another_shape_is_rewritten_not_a_crash(repo: RepoBuilder)
         assert result.exit_code == 0, result.output
         manifest = json.loads((repo.root / "build/manifest.json").read_text())
         assert list(manifest["environments"]) == ["train"]
+
+
+def test_the_conda_files_variables_reach_aml_and_belong_to_the_lock(repo: RepoBuilder) -> None:
+    conda = ("channels: [conda-forge]\ndependencies:\n  - python=3.10\n"
+             "variables:\n  MKL_THREADING_LAYER: GNU\n  OMP_NUM_THREADS: 4\n")
+    folder = repo.env("train", conda=conda)
+    assert repo.run("build").exit_code == 0
+    rendered = yaml.safe_load((repo.root / "build" / "train" / "conda.yaml").read_text())
+    assert list(rendered["variables"].items())[:2] == [("MKL_THREADING_LAYER", "GNU"), ("OMP_NUM_THREADS", "4")]
+    assert list(rendered["variables"])[-1] == "ENVLOCK_LOCK_SHA256"
+
+    (folder / "conda.yaml").write_text(conda.replace("GNU", "INTEL"))  # a new value: a new lock
+    assert repo.run("check").exit_code == 1
+    locked = repo.run("lock", "--check")
+    assert locked.exit_code == 1 and "would change" in locked.stdout

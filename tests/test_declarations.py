@@ -206,3 +206,35 @@ def test_requirements_taken_without_packaging_are_ones_packaging_accepts() -> No
 def test_a_requirement_outside_the_plain_forms_is_still_checked(repo: RepoBuilder, requirement: str) -> None:
     repo.env("web", conda=CONDA_NUMPY + f"  - pip:\n    - {requirement}\n")
     assert_rejected(repo, "not a valid pip requirement", "dependencies.pip")
+
+
+def test_requirements_in_is_read_as_pip_reads_it(repo: RepoBuilder) -> None:
+    """A BOM, CRLF endings and a comment after a tab, as editors on Windows leave them."""
+    from envlock.repo import find_repo
+    from envlock.settings import load_settings
+    from envlock.spec import load_environment
+
+    repo.settings("environments:\n  api:\n    python: '3.12'\n")
+    folder = repo.env("api")
+    (folder / "requirements.in").write_bytes(b"\xef\xbb\xbfsix>=1.16\r\nattrs\t# pinned later\r\n# a comment\r\n"
+                                             b"idna==3.*  #and another\r\n")
+    found = find_repo(repo.root)
+    spec = load_environment(found, "api", load_settings(found.root))
+    assert spec.pip_dependencies == ("six>=1.16", "attrs", "idna==3.*")
+
+
+def test_a_specifier_without_a_name_is_not_taken_for_a_home_folder(repo: RepoBuilder) -> None:
+    repo.env("web", conda=CONDA_NUMPY + "  - pip:\n    - ~=1.2\n")
+    message = assert_rejected(repo, "not a valid pip requirement", "dependencies.pip")
+    assert "local path" not in message
+
+
+@pytest.mark.parametrize(("variables", "words"), [
+    ("variables: [A, B]\n", ("conda.yaml:4", "variables must be a mapping")),
+    ("variables:\n  ENVLOCK_LOCK_SHA256: x\n", ("conda.yaml:5", "set by envlock")),
+    ("variables:\n  1BAD: x\n", ("conda.yaml:5", "not an environment variable name")),
+    ("variables:\n  FLAG: true\n", ("conda.yaml:5", "must be a string or a number", "quote it")),
+])
+def test_conda_variables_are_checked(repo: RepoBuilder, variables: str, words: tuple[str, ...]) -> None:
+    repo.env("web", conda="channels: [conda-forge]\ndependencies:\n  - python=3.10\n" + variables)
+    assert_rejected(repo, *words)

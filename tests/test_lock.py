@@ -309,8 +309,8 @@ def test_a_channel_listed_first_without_the_wanted_version_gives_way_to_the_next
     assert versions(folder)["numpy"][0] == "1.26.4"
 
 
-@pytest.mark.parametrize("damage", ["not json", "record"])
-def test_a_damaged_channel_copy_is_named_not_a_crash(repo: RepoBuilder, damage: str,
+@pytest.mark.parametrize(("damage", "channels"), [("not json", 1), ("record", 1), ("record", 2)])
+def test_a_damaged_channel_copy_is_named_not_a_crash(repo: RepoBuilder, damage: str, channels: int,
                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
     copy = channel_copy(tmp_path_factory.mktemp("copy"), lambda r: True)
     if damage == "not json":
@@ -321,8 +321,11 @@ def test_a_damaged_channel_copy_is_named_not_a_crash(repo: RepoBuilder, damage: 
             if record["name"] == "numpy":
                 record["depends"] = "x"
         (copy / "linux-64" / "repodata.json").write_text(json.dumps(data))
-    repo.settings(f"mirrors:\n  conda-forge: {copy.as_uri()}\nplatforms: [linux-64]\n", mirror=False)
-    repo.env("train", conda=CONDA_NUMPY.replace("  - pip\n", ""))
+    other = channel_copy(tmp_path_factory.mktemp("other"), lambda r: False)  # a second channel: the gateway
+    repo.settings(f"mirrors:\n  conda-forge: {copy.as_uri()}\n  other: {other.as_uri()}\nplatforms: [linux-64]\n",
+                  mirror=False)
+    listed = "[conda-forge, other]" if channels == 2 else "[conda-forge]"
+    repo.env("train", conda=CONDA_NUMPY.replace("[conda-forge]", listed))
     result = repo.run("lock")
     assert result.exit_code == 1, result.output
     assert "unexpected error" not in result.stderr and "Traceback" not in result.stderr

@@ -95,6 +95,7 @@ def solve_conda(request: CondaRequest) -> list[LockedPackage]:
     ]
     specs = [MatchSpec(spec, strict=False) for spec in request.specs]
     wanted = set(request.preferences)
+    preferred_names = sorted({name for name, _, _ in wanted})
 
     def preferred(records: Sequence[Any]) -> list[Any]:
         return [record for record in records
@@ -105,7 +106,7 @@ def solve_conda(request: CondaRequest) -> list[LockedPackage]:
         # side in three quarters of the gateway's time. Not for several channels: the gateway's
         # strict priority passes over a channel with no record of a requested version, this does not.
         async def run() -> list[Any]:
-            locked = [record for part in local_files for name, _, _ in wanted
+            locked = [record for part in local_files for name in preferred_names
                       for record in preferred(part.load_records(name))]
             return await solve_with_sparse_repodata(specs, sources, locked_packages=locked,  # type: ignore[arg-type]
                                                     virtual_packages=virtual)
@@ -118,7 +119,7 @@ def solve_conda(request: CondaRequest) -> list[LockedPackage]:
         async def run() -> list[Any]:
             locked: list[Any] = []
             if wanted:
-                found = await gateway.query(sources, subdirs, [name for name, _, _ in wanted],  # type: ignore[arg-type]
+                found = await gateway.query(sources, subdirs, preferred_names,  # type: ignore[arg-type]
                                             recursive=False)
                 locked = [record for records in found for record in preferred(records)]
             return await solve(sources, specs, gateway=gateway, platforms=subdirs,  # type: ignore[arg-type]
@@ -130,13 +131,15 @@ def solve_conda(request: CondaRequest) -> list[LockedPackage]:
         raise SolveError(f"the conda specs cannot be solved for {request.platform.conda}:\n"
                          f"{indent(str(exc))}") from None
     except Exception as exc:  # rattler's gateway errors carry the failing URL
-        if type(exc).__name__ in ("GatewayError", "FetchRepoDataError", "IoError"):
-            raise ServiceUnreachable(f"cannot read conda metadata for {request.platform.conda}: "
-                             f"{_first_line(str(exc))}") from None
-        if isinstance(exc, OSError) and local_files:  # a record of a local copy that is not repodata
+        # a record of a local copy that is not repodata: the sparse solve raises OSError, the
+        # gateway (several channels) an error about the "sparse repodata" it read the copy into
+        if local_files and (isinstance(exc, OSError) or "sparse repodata" in str(exc)):
             raise SolveError(f"mirror {', '.join(local_mirrors)}: a record for {request.platform.conda} is not "
                              f"conda repodata: {_first_line(str(exc))}\n  fix: copy its repodata.json again "
                              f"from the channel") from None
+        if type(exc).__name__ in ("GatewayError", "FetchRepoDataError", "IoError"):
+            raise ServiceUnreachable(f"cannot read conda metadata for {request.platform.conda}: "
+                             f"{_first_line(str(exc))}") from None
         raise
     channel_by_url = {canonical_channel_url(c).rstrip("/"): c for c in request.channels}
     packages = []
