@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from envlock import __version__
+from envlock.blockyaml import dump
 from envlock.hashing import sha256_json
 from envlock.image_inventory import ImageInventory, ImagePackage
 from envlock.kinds import Kind
@@ -42,7 +43,7 @@ def render_image_lock(lock: Lock, inventory: ImageInventory, header: list[str],
                       folder: Path) -> tuple[Lock, dict[Path, str]]:
     from dataclasses import replace
 
-    body = _dump([{key: value for key in PACKAGE_FIELDS if (value := getattr(package, key)) is not None}
+    body = dump([{key: value for key in PACKAGE_FIELDS if (value := getattr(package, key)) is not None}
                   for package in inventory.packages]) if inventory.packages else ""
     fields = {
         "version": __version__,
@@ -55,7 +56,7 @@ def render_image_lock(lock: Lock, inventory: ImageInventory, header: list[str],
     }
     digest = image_lock_sha256(fields, body)
     metadata = {f"{META_PREFIX}{key}": value for key, value in {**fields, "lock-sha256": digest}.items()}
-    text = "\n".join(header) + "\n" + _dump({"metadata": metadata}) + PACKAGE_SECTION.lstrip("\n") + body
+    text = "\n".join(header) + "\n" + dump({"metadata": metadata}) + PACKAGE_SECTION.lstrip("\n") + body
     return replace(lock, lock_sha256=digest), {folder / IMAGE_LOCK_FILE: text}
 
 
@@ -100,8 +101,3 @@ def _split(text: str) -> tuple[dict[str, str], str]:
     return ({k[len(META_PREFIX):]: str(v) for k, v in (metadata or {}).items() if str(k).startswith(META_PREFIX)},
             body)
 
-
-def _dump(data: Any) -> str:
-    from envlock.blockyaml import dump
-
-    return dump(data)

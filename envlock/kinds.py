@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 DOCKERFILE = "Dockerfile"
 
@@ -69,13 +69,15 @@ def same_content(first: EnvironmentContent, second: EnvironmentContent) -> bool:
     if isinstance(first, ImageWithConda) and isinstance(second, ImageWithConda):
         if first.image != second.image:
             return False
-        if first.conda_file == second.conda_file:
-            return True
-        import yaml
-
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        return bool(yaml.load(first.conda_file, Loader=loader) == yaml.load(second.conda_file, Loader=loader))
+        return first.conda_file == second.conda_file or _yaml_data(first.conda_file) == _yaml_data(second.conda_file)
     return first == second
+
+
+def _yaml_data(text: str) -> Any:
+    """A conda file's data, read with libyaml where PyYAML has it."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def canonical_content(content: EnvironmentContent) -> str | None:
@@ -96,7 +98,7 @@ def canonical_content(content: EnvironmentContent) -> str | None:
             fields[field_.name] = getattr(content, field_.name)
     if isinstance(content, ImageWithConda):
         try:
-            fields["conda_file"] = yaml.load(content.conda_file, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            fields["conda_file"] = _yaml_data(content.conda_file)
         except yaml.YAMLError:
             return None
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_typed)

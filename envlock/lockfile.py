@@ -202,11 +202,20 @@ def lock_files(folder: Path, entries: Mapping[str, os.DirEntry[str]] | None = No
             return [folder / single]
     if REQUIREMENTS_TXT not in files:
         return []
-    others = sorted(name for name in entries if name.startswith("requirements-") and name.endswith(".txt"))
+    others = sorted(name for name in entries if _is_platform_requirements(name))
     return [folder / REQUIREMENTS_TXT, *(folder / name for name in others)]
 
 
 _LOCK_NAMES = frozenset((CONTEXT_LOCK_FILE, IMAGE_LOCK_FILE, CONDA_LOCK_FILE, REQUIREMENTS_TXT))
+
+
+def is_lock_file_name(name: str) -> bool:
+    """A name lock writers give a file in an environment folder: never part of what was declared."""
+    return name in _LOCK_NAMES or _is_platform_requirements(name)
+
+
+def _is_platform_requirements(name: str) -> bool:
+    return name.startswith("requirements-") and name.endswith(".txt")
 
 
 def requirements_file_name(platform: str, first: bool) -> str:

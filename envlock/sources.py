@@ -20,16 +20,14 @@ from typing import TYPE_CHECKING
 from envlock.fileread import read_regular
 from envlock.fsutil import folder_entries
 from envlock.hashing import canonical_json
+from envlock.lockfile import LockHeader, is_lock_file_name
 
 if TYPE_CHECKING:
-    from envlock.lockfile import LockHeader
     from envlock.settings import EnvironmentSettings, Settings
     from envlock.spec import EnvironmentSpec
 
 # Bump when the rules a declaration must pass change, so older fingerprints stop vouching for it.
 SOURCES_FORMAT = "envlock-sources/1"
-# What lock writers put in an environment folder: never part of what was declared.
-_LOCK_NAMES = ("conda-lock.yml", "context-lock.yml", "image-lock.yml", "requirements.txt")
 _MAX_SOURCE_BYTES = 2 * 1024 * 1024
 
 
@@ -50,7 +48,7 @@ def sources_sha256(folder: Path, settings: EnvironmentSettings,
             entry = entries[name]
             if entry.is_symlink():
                 return None
-            if not entry.is_file(follow_symlinks=False) or _is_lock(name):
+            if not entry.is_file(follow_symlinks=False) or is_lock_file_name(name):
                 continue
             # a file changing meanwhile only makes a fingerprint that does not match
             _, data = read_regular(entry.path, _MAX_SOURCE_BYTES + 1)
@@ -97,7 +95,3 @@ def recordable_sources_sha256(spec: EnvironmentSpec) -> str | None:
 def _settings_line(settings: EnvironmentSettings) -> bytes:
     """Most environments share their settings: serialised once per process, not once per environment."""
     return f"{SOURCES_FORMAT}\n{canonical_json(asdict(settings))}\n".encode()
-
-
-def _is_lock(name: str) -> bool:
-    return name in _LOCK_NAMES or (name.startswith("requirements-") and name.endswith(".txt"))
